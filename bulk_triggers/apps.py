@@ -1,0 +1,27 @@
+"""App configs: the default one imports every installed app's ``triggers`` module."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class SimpleBulkTriggersConfig(AppConfig):
+    """bulk_triggers without autodiscovery: import your trigger modules yourself."""
+
+    name = "bulk_triggers"
+    verbose_name = "Bulk triggers"
+    default_auto_field = "django.db.models.AutoField"
+
+
+class BulkTriggersConfig(SimpleBulkTriggersConfig):
+    """The default config: import ``<app>.triggers`` for every installed app in ``ready()``.
+
+    An app without a ``triggers`` module is fine; one whose module fails to import
+    fails loudly with the original exception.
+    """
+
+    default = True
+
+    def ready(self) -> None:
+        autodiscover_modules("triggers")

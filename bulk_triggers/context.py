@@ -1,0 +1,121 @@
+"""Per-thread, per-asyncio-task state: what is bypassed and which triggers are running.
+
+Kept in ``contextvars`` rather than ``threading.local`` so that concurrent asyncio tasks
+do not see each other's ``bypass()`` blocks.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from django.db import models
+
+from bulk_triggers.trigger import TriggerMeta
+
+__all__ = ["bypass", "is_bypassed"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# ``None`` in the set means "everything"; an empty frozenset means nothing is bypassed.
+_bypassed: ContextVar[frozenset[object]] = ContextVar("bulk_triggers_bypassed", default=frozenset())
+_chain: ContextVar[tuple[str, ...]] = ContextVar("bulk_triggers_chain", default=())
+
+_EVERYTHING = None
+
+
+class bypass:  # noqa: N801 - used like a function, as contextlib's context managers are
+    """Skip triggers while a block or a decorated function runs.
+
+    ``bypass(ShipOrder)`` skips that trigger (and its subclasses), ``bypass(Order)`` every
+    trigger declared on ``Order`` or its proxies, ``bypass()`` every trigger. Blocks nest;
+    the state belongs to the current thread or asyncio task only. Decorated functions may
+    be sync or async.
+
+    Raises:
+        TypeError: A target is neither a Trigger subclass nor a model class.
+    """
+
+    def __init__(self, *targets: type[Any]) -> None:
+        for target in targets:
+            if not (
+                isinstance(target, TriggerMeta)
+                or (isinstance(target, type) and issubclass(target, models.Model))
+            ):
+                raise TypeError(
+                    f"bypass() takes Trigger subclasses or model classes, got {target!r}."
+                )
+        self.targets: frozenset[object] = (
+            frozenset(targets) if targets else frozenset({_EVERYTHING})
+        )
+        self._tokens: list[Any] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_bypassed.set(_bypassed.get() | self.targets))
+
+    def __exit__(self, *exc_info: object) -> None:
+        _bypassed.reset(self._tokens.pop())
+
+    def __call__(self, func: F) -> F:
+        targets = tuple(t for t in self.targets if t is not _EVERYTHING)
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with bypass(*targets):
+                    return await func(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with bypass(*targets):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def is_bypassed(trigger: TriggerMeta) -> bool:
+    """Return whether ``trigger`` is skipped in the current context."""
+    bypassed = _bypassed.get()
+    if not bypassed:
+        return False
+    if _EVERYTHING in bypassed:
+        return True
+    if any(cls in bypassed for cls in trigger.__mro__):
+        return True
+    model = trigger.model
+    return model is not None and any(
+        isinstance(target, type)
+        and issubclass(target, models.Model)
+        and issubclass(model, target)
+        and model._meta.concrete_model is target._meta.concrete_model
+        for target in bypassed
+    )
+
+
+def active(triggers: tuple[TriggerMeta, ...]) -> tuple[TriggerMeta, ...]:
+    """Return ``triggers`` without the bypassed ones (the same tuple when none are)."""
+    if not _bypassed.get():
+        return triggers
+    return tuple(trigger for trigger in triggers if not is_bypassed(trigger))
+
+
+def current_chain() -> tuple[str, ...]:
+    """Return the trigger calls running in this context, outermost first."""
+    return _chain.get()
+
+
+@contextmanager
+def running(label: str) -> Iterator[None]:
+    """Record ``label`` as the innermost running trigger call while the block runs."""
+    token = _chain.set((*_chain.get(), label))
+    try:
+        yield
+    finally:
+        _chain.reset(token)

@@ -1,0 +1,228 @@
+"""The one dispatcher: run the stages of an operation's triggers around its write.
+
+The ORM integration (``queryset.py``, ``models.py``) loads rows and performs writes; this
+module decides which triggers run, with which rows, in which order, and what they
+changed. It never writes to the database itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import models, transaction
+
+from bulk_triggers import conf
+from bulk_triggers.context import active, current_chain, running
+from bulk_triggers.exceptions import TriggerDepthError
+from bulk_triggers.registry import registry
+from bulk_triggers.trigger import TriggerMeta
+
+logger = logging.getLogger("bulk_triggers")
+
+Rows = Sequence[models.Model]
+
+
+def triggers_for(model: type[models.Model], event: str) -> tuple[TriggerMeta, ...]:
+    """Return the triggers that are active for ``event`` on ``model`` in this context."""
+    found = registry.for_model(model, event)
+    return active(found) if found else found
+
+
+class Dispatch:
+    """The trigger side of one operation on one model: its stages, chunk by chunk.
+
+    Args:
+        model: The model the operation goes through (a proxy keeps its own triggers).
+        event: ``"create"``, ``"update"`` or ``"delete"``.
+        using: The database alias of the operation.
+        triggers: The active triggers, from :func:`triggers_for`; not empty.
+    """
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        event: str,
+        using: str,
+        triggers: tuple[TriggerMeta, ...],
+    ) -> None:
+        self.model = model
+        self.event = event
+        self.using = using
+        self.triggers = triggers
+        self.has_before = any(("before", event) in t._methods for t in triggers)
+        _guard_depth(model, event)
+
+    def atomic(self) -> transaction.Atomic:
+        """Return the transaction that makes before stage, write and after stage one unit."""
+        return transaction.atomic(using=self.using)
+
+    def before(self, new: Rows | None, old: Rows | None) -> None:
+        """Run the before stage; the rows may be changed in place."""
+        self._run("before", new, old)
+
+    def after(self, new: Rows | None, old: Rows | None) -> None:
+        """Run the after stage, then schedule the commit stage for the same rows."""
+        self._run("after", new, old)
+        pending = [
+            (trigger, args)
+            for trigger in self.triggers
+            if ("commit", self.event) in trigger._methods
+            and (args := self._arguments(trigger, new, old)) is not None
+        ]
+        if pending:
+            transaction.on_commit(lambda: self._run_commit(pending), using=self.using)
+
+    def _run(self, stage: str, new: Rows | None, old: Rows | None) -> None:
+        for trigger in self.triggers:
+            if (stage, self.event) not in trigger._methods:
+                continue
+            args = self._arguments(trigger, new, old)
+            if args is not None:
+                self._call(trigger, stage, args)
+
+    def _run_commit(self, pending: list[tuple[TriggerMeta, tuple[list[Any], ...]]]) -> None:
+        for trigger, args in pending:
+            self._call(trigger, "commit", args)
+
+    def _arguments(
+        self, trigger: TriggerMeta, new: Rows | None, old: Rows | None
+    ) -> tuple[list[Any], ...] | None:
+        """Return the method's arguments: the rows passing the condition, or None if none do."""
+        condition = trigger.condition
+        count = len(new if new is not None else old)  # type: ignore[arg-type]
+        if condition is None:
+            indexes: Sequence[int] = range(count)
+        else:
+            check = condition.check
+            indexes = [
+                i
+                for i in range(count)
+                if check(new[i] if new is not None else None, old[i] if old is not None else None)
+            ]
+        if not indexes:
+            return None
+        if self.event == "create":
+            return ([new[i] for i in indexes],)  # type: ignore[index]
+        if self.event == "delete":
+            return ([old[i] for i in indexes],)  # type: ignore[index]
+        return ([new[i] for i in indexes], [old[i] for i in indexes])  # type: ignore[index]
+
+    def _call(self, trigger: TriggerMeta, stage: str, args: tuple[list[Any], ...]) -> None:
+        method_name = f"on_{stage}_{self.event}"
+        label = f"{trigger.label}.{method_name}"
+        method = trigger._methods[(stage, self.event)]
+        debug = logger.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
+        try:
+            instance = trigger()
+            instance.using = self.using
+            with running(label):
+                result = method(instance, *args)
+        except BaseException as exc:
+            if hasattr(exc, "add_note"):
+                exc.add_note(
+                    f"raised by trigger {label} ({stage} stage of {self.event} on "
+                    f"{len(args[0])} {self.model._meta.label} row(s), database {self.using!r})"
+                )
+            raise
+        if result is not None:
+            raise TypeError(
+                f"Trigger {label} returned {result!r}; event methods must return None. "
+                "Change the rows in place instead of returning them."
+            )
+        if debug:
+            logger.debug(
+                "%s: %s %s, %d %s row(s) on %r, %.2f ms",
+                label,
+                stage,
+                self.event,
+                len(args[0]),
+                self.model._meta.label,
+                self.using,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _guard_depth(model: type[models.Model], event: str) -> None:
+    chain = current_chain()
+    if chain:
+        max_depth = conf.get("MAX_DEPTH")
+        if len(chain) >= max_depth:
+            raise TriggerDepthError((*chain, f"{model._meta.label} {event}"), max_depth)
+
+
+def chunks(rows: Sequence[Any], size: int | None = None) -> list[Sequence[Any]]:
+    """Split ``rows`` into slices of at most ``CHUNK_SIZE`` items."""
+    size = size or conf.get("CHUNK_SIZE")
+    if len(rows) <= size:
+        return [rows]
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+_MISSING = object()
+_MUTABLE = (dict, list, set, bytearray)
+
+
+class Snapshot:
+    """Field values of rows taken before the before stage, to see what triggers changed.
+
+    Values are read from the instance ``__dict__`` so that deferred fields are not loaded,
+    and mutable values (a ``JSONField``'s dict) are copied so that in-place changes show.
+    """
+
+    def __init__(self, rows: Rows, attnames: Sequence[str]) -> None:
+        self.attnames = tuple(attnames)
+        self.values = [self._read(row) for row in rows]
+
+    def _read(self, row: models.Model) -> list[Any]:
+        state = row.__dict__
+        values = [state.get(name, _MISSING) for name in self.attnames]
+        for i, value in enumerate(values):
+            if isinstance(value, _MUTABLE):
+                values[i] = copy.deepcopy(value)
+        return values
+
+    def changes(self, rows: Rows) -> list[frozenset[str]]:
+        """Return, per row, the attnames whose value is no longer what was snapshotted."""
+        result = []
+        empty: frozenset[str] = frozenset()
+        for row, before in zip(rows, self.values):
+            state = row.__dict__
+            now = [state.get(name, _MISSING) for name in self.attnames]
+            if now == before:
+                result.append(empty)
+            else:
+                result.append(
+                    frozenset(
+                        name
+                        for name, was, is_ in zip(self.attnames, before, now)
+                        if was != is_ and is_ is not _MISSING
+                    )
+                )
+        return result
+
+
+def writable_attnames(model: type[models.Model]) -> tuple[str, ...]:
+    """Return the attnames of the concrete, non-primary-key fields a trigger may change."""
+    return _writable(model._meta.concrete_model)
+
+
+_writable_cache: dict[type[models.Model], tuple[str, ...]] = {}
+
+
+def _writable(model: type[models.Model]) -> tuple[str, ...]:
+    try:
+        return _writable_cache[model]
+    except KeyError:
+        pass
+    names = tuple(
+        field.attname
+        for field in model._meta.concrete_fields
+        if not field.primary_key and not getattr(field, "generated", False)
+    )
+    _writable_cache[model] = names
+    return names

@@ -1,0 +1,143 @@
+"""Dispatch for one instance: ``Model.save()`` and ``Model.delete()``.
+
+Never routed through the bulk path: a single save costs one locked SELECT of the stored
+row on top of Django's own queries, and nothing at all when no trigger applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import models, router, transaction
+
+from bulk_triggers.dispatch import Dispatch, Snapshot, triggers_for, writable_attnames
+from bulk_triggers.rows import load_by_pk
+
+_SAVE_PARAMETERS = ("force_insert", "force_update", "using", "update_fields")
+
+
+def save_instance(
+    instance: models.Model, save: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Run ``save(*args, **kwargs)`` with the create or update triggers that apply.
+
+    Create versus update follows Django: ``force_insert``, a missing primary key or a new
+    instance whose primary key has a default insert; otherwise the stored row decides.
+    """
+    model = type(instance)
+    creating = triggers_for(model, "create")
+    updating = triggers_for(model, "update")
+    if not creating and not updating:
+        return save(*args, **kwargs)
+    options = dict(zip(_SAVE_PARAMETERS, args), **kwargs)
+    update_fields = options.get("update_fields")
+    if (update_fields is not None and not update_fields) or (
+        options.get("force_insert") and options.get("force_update")
+    ):
+        return save(*args, **kwargs)  # A no-op, or an error, in Django.
+    if update_fields is not None and not _known_fields(model).issuperset(update_fields):
+        return save(*args, **kwargs)  # Django names the unknown fields.
+    using = options.get("using") or router.db_for_write(model, instance=instance)
+    options["using"] = using
+    if _inserts(instance, options):
+        if not creating:
+            return save(**options)
+        return _save_new(instance, save, options, creating)
+    with transaction.atomic(using=using):
+        old = load_by_pk(model, [instance.pk], using).get(instance.pk)
+        if old is None:
+            if not creating or options.get("force_update"):
+                return save(**options)
+            return _save_new(instance, save, options, creating)
+        if not updating:
+            return save(**options)
+        return _save_existing(instance, old, save, options, updating)
+
+
+def _inserts(instance: models.Model, options: dict[str, Any]) -> bool:
+    if options.get("force_insert"):
+        return True
+    if not instance._is_pk_set():  # type: ignore[attr-defined]
+        return True
+    pk = instance._meta.pk
+    return bool(
+        instance._state.adding
+        and not options.get("force_update")
+        and pk is not None
+        and (pk.has_default() or pk.has_db_default())
+    )
+
+
+def _save_new(
+    instance: models.Model, save: Callable[..., Any], options: dict[str, Any], triggers: Any
+) -> Any:
+    dispatch = Dispatch(type(instance), "create", options["using"], triggers)
+    with transaction.atomic(using=options["using"]):
+        dispatch.before([instance], None)
+        result = save(**options)
+        dispatch.after([instance], None)
+    return result
+
+
+def _save_existing(
+    instance: models.Model,
+    old: models.Model,
+    save: Callable[..., Any],
+    options: dict[str, Any],
+    triggers: Any,
+) -> Any:
+    model = type(instance)
+    using = options["using"]
+    dispatch = Dispatch(model, "update", using, triggers)
+    update_fields = options.get("update_fields")
+    deferred = instance.get_deferred_fields()
+    if deferred:
+        if update_fields is None and instance._state.db == using:
+            # Django saves only the loaded fields of a deferred instance; keep that.
+            update_fields = [name for name in writable_attnames(model) if name not in deferred]
+        for attname in deferred:
+            instance.__dict__[attname] = old.__dict__.get(attname)
+    snapshot = None
+    if update_fields is not None and dispatch.has_before:
+        written = {_attname(model, name) for name in update_fields}
+        snapshot = Snapshot([instance], [n for n in writable_attnames(model) if n not in written])
+    dispatch.before([instance], [old])
+    if snapshot is not None:
+        changed = snapshot.changes([instance])[0]
+        update_fields = [*update_fields, *sorted(changed)]  # type: ignore[misc]
+    if update_fields is not None:
+        options["update_fields"] = update_fields
+    result = save(**options)
+    dispatch.after([instance], [old])
+    return result
+
+
+def delete_instance(
+    instance: models.Model, delete: Callable[..., Any], using: str | None, keep_parents: bool
+) -> Any:
+    """Run ``delete(using, keep_parents)`` with the delete triggers that apply."""
+    model = type(instance)
+    triggers = triggers_for(model, "delete")
+    if not triggers or not instance._is_pk_set():  # type: ignore[attr-defined]
+        return delete(using=using, keep_parents=keep_parents)
+    using = using or router.db_for_write(model, instance=instance)
+    dispatch = Dispatch(model, "delete", using, triggers)
+    with transaction.atomic(using=using):
+        old = load_by_pk(model, [instance.pk], using).get(instance.pk)
+        if old is None:
+            return delete(using=using, keep_parents=keep_parents)
+        dispatch.before(None, [old])
+        result = delete(using=using, keep_parents=keep_parents)
+        dispatch.after(None, [old])
+    return result
+
+
+def _known_fields(model: type[models.Model]) -> set[str]:
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    return {f.name for f in fields} | {f.attname for f in fields}
+
+
+def _attname(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    return getattr(field, "attname", name)

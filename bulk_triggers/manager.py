@@ -1,0 +1,21 @@
+"""``TriggerManager``: the default manager that hands out ``TriggerQuerySet``."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from django.db import models
+
+from bulk_triggers.queryset import TriggerQuerySet
+
+M = TypeVar("M", bound=models.Model)
+
+__all__ = ["TriggerManager"]
+
+
+class TriggerManager(models.manager.BaseManager.from_queryset(TriggerQuerySet), Generic[M]):  # type: ignore[misc]
+    """A manager whose querysets run triggers on every write.
+
+    Use it as a model's default manager (first declared, or ``Meta.default_manager_name``)
+    so that related managers and Django's own code paths use it too.
+    """

@@ -1,0 +1,307 @@
+"""``TriggerQuerySet``: the only module that knows how Django's bulk operations work.
+
+Each write method first asks the dispatcher for active triggers; with none it is exactly
+Django's method. With triggers it validates the input as Django would, then, chunk by
+chunk and inside one transaction: loads the stored rows, runs the before stage, writes
+through a plain ``QuerySet`` (so that ``bulk_update()`` calling ``update()`` does not
+dispatch twice), and runs the after stage.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, Generic, TypeVar
+
+from django.db import models, transaction
+from django.db.models.sql import UpdateQuery
+
+from bulk_triggers.dispatch import Dispatch, Snapshot, chunks, triggers_for, writable_attnames
+from bulk_triggers.instance import save_instance
+from bulk_triggers.rows import in_chunks, load_by_pk, selection
+
+M = TypeVar("M", bound=models.Model)
+
+__all__ = ["TriggerQuerySet"]
+
+
+class TriggerQuerySet(models.QuerySet[M], Generic[M]):
+    """A ``QuerySet`` whose writes run the model's triggers.
+
+    Return values and exceptions are Django's own; with no active trigger for the
+    operation's event, every method is Django's, query for query.
+    """
+
+    def _plain(self, using: str) -> models.QuerySet[M]:
+        """Return a plain Django queryset over the same rows, for writes that must not dispatch."""
+        return models.QuerySet(model=self.model, query=self.query.chain(), using=using)
+
+    def _write_alias(self) -> str:
+        self._for_write = True
+        return self.db
+
+    def create(self, **kwargs: Any) -> M:
+        from bulk_triggers.models import TriggerModelMixin
+
+        if issubclass(self.model, TriggerModelMixin) or not triggers_for(self.model, "create"):
+            return super().create(**kwargs)  # The mixin's save() dispatches, once.
+        reverse = frozenset(kwargs) & self.model._meta._reverse_one_to_one_field_names  # type: ignore[attr-defined]
+        if reverse:
+            return super().create(**kwargs)  # Django refuses these.
+        obj = self.model(**kwargs)
+        save_instance(obj, obj.save, (), {"force_insert": True, "using": self._write_alias()})
+        return obj
+
+    def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
+        triggers = triggers_for(self.model, "create")
+        if not triggers:
+            return super().bulk_create(objs, *args, **kwargs)
+        objs = list(objs)
+        self._check_bulk_create(objs, *args, **kwargs)
+        if not objs:
+            return objs
+        using = self._write_alias()
+        dispatch = Dispatch(self.model, "create", using, triggers)
+        plain = self._plain(using)
+        with transaction.atomic(using=using):
+            for chunk in chunks(objs):
+                dispatch.before(chunk, None)
+                plain.bulk_create(chunk, *args, **kwargs)
+                dispatch.after(chunk, None)
+        return objs
+
+    def _check_bulk_create(self, objs: Sequence[M], *args: Any, **kwargs: Any) -> None:
+        """Refuse, before any trigger runs, what Django's bulk_create() would refuse."""
+        names = ("batch_size", "ignore_conflicts", "update_conflicts", "update_fields", "unique_fields")
+        options = dict(zip(names, args), **kwargs)
+        batch_size = options.get("batch_size")
+        if batch_size is not None and batch_size <= 0:
+            raise ValueError("Batch size must be a positive integer.")
+        opts = self.model._meta
+        for parent in opts.get_parent_list():
+            if parent._meta.concrete_model is not opts.concrete_model:
+                raise ValueError("Can't bulk create a multi-table inherited model")
+        _check_instances(self.model, objs, "bulk_create")
+        unique_fields = [
+            opts.get_field(opts.pk.name if name == "pk" else name)
+            for name in options.get("unique_fields") or ()
+        ]
+        update_fields = [opts.get_field(name) for name in options.get("update_fields") or ()]
+        self._check_bulk_create_options(  # type: ignore[attr-defined]
+            options.get("ignore_conflicts", False),
+            options.get("update_conflicts", False),
+            update_fields or None,
+            unique_fields or None,
+        )
+
+    def bulk_update(
+        self, objs: Iterable[M], fields: Sequence[str], batch_size: int | None = None
+    ) -> int:
+        triggers = triggers_for(self.model, "update")
+        if not triggers:
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+        objs = tuple(objs)
+        written = self._check_bulk_update(objs, fields, batch_size)
+        if not objs:
+            return 0
+        using = self._write_alias()
+        dispatch = Dispatch(self.model, "update", using, triggers)
+        plain = self._plain(using)
+        watched = [name for name in writable_attnames(self.model) if name not in written]
+        updated = 0
+        with transaction.atomic(using=using):
+            for chunk in chunks(objs):
+                stored = load_by_pk(self.model, {obj.pk for obj in chunk}, using)
+                new = [obj for obj in chunk if obj.pk in stored]
+                old = [stored[obj.pk] for obj in new]
+                snapshot = Snapshot(new, watched) if dispatch.has_before else None
+                dispatch.before(new, old)
+                changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
+                for extra, group in _group_by_changes(chunk, new, changes):
+                    updated += plain.bulk_update(group, [*fields, *sorted(extra)], batch_size)
+                dispatch.after(new, old)
+        return updated
+
+    def _check_bulk_update(
+        self, objs: Sequence[M], fields: Sequence[str], batch_size: int | None
+    ) -> set[str]:
+        """Refuse what Django's bulk_update() refuses; return the attnames it writes."""
+        if batch_size is not None and batch_size <= 0:
+            raise ValueError("Batch size must be a positive integer.")
+        if not fields:
+            raise ValueError("Field names must be given to bulk_update().")
+        if not all(obj._is_pk_set() for obj in objs):  # type: ignore[attr-defined]
+            raise ValueError("All bulk_update() objects must have a primary key set.")
+        resolved = [self.model._meta.get_field(name) for name in fields]
+        if any(not f.concrete or f.many_to_many for f in resolved):
+            raise ValueError("bulk_update() can only be used with concrete fields.")
+        if any(getattr(f, "primary_key", False) for f in resolved):
+            raise ValueError("bulk_update() cannot be used with primary key fields.")
+        _check_instances(self.model, objs, "bulk_update")
+        return {f.attname for f in resolved}  # type: ignore[union-attr]
+
+    def update(self, **kwargs: Any) -> int:
+        triggers = triggers_for(self.model, "update")
+        if not triggers or not kwargs:
+            return super().update(**kwargs)
+        self._not_support_combined_queries("update")  # type: ignore[attr-defined]
+        if self.query.is_sliced:
+            raise TypeError("Cannot update a query once a slice has been taken.")
+        using = self._write_alias()
+        _check_update_values(self.model, kwargs, using)
+        dispatch = Dispatch(self.model, "update", using, triggers)
+        plan = _UpdatePlan(self.model, kwargs)
+        source = plan.select(selection(self, using))
+        plain = models.QuerySet(model=self.model, using=using)
+        updated = 0
+        with transaction.atomic(using=using):
+            for rows in in_chunks(source):
+                new, old = plan.instances(rows, using)
+                snapshot = Snapshot(new, writable_attnames(self.model)) if dispatch.has_before else None
+                dispatch.before(new, old)
+                changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
+                updated += plan.write(plain, new, changes)
+                dispatch.after(new, old)
+        self._result_cache = None
+        return updated
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        triggers = triggers_for(self.model, "delete")
+        if not triggers:
+            return super().delete()
+        self._not_support_combined_queries("delete")  # type: ignore[attr-defined]
+        if self.query.is_sliced:
+            raise TypeError("Cannot use 'limit' or 'offset' with delete().")
+        if self.query.distinct_fields:
+            raise TypeError("Cannot call delete() after .distinct(*fields).")
+        if self._fields is not None:  # type: ignore[attr-defined]
+            raise TypeError("Cannot call delete() after .values() or .values_list()")
+        using = self._write_alias()
+        dispatch = Dispatch(self.model, "delete", using, triggers)
+        plain = models.QuerySet(model=self.model, using=using)
+        total, per_model = 0, Counter[str]()
+        with transaction.atomic(using=using):
+            for old in in_chunks(selection(self, using)):
+                dispatch.before(None, old)
+                count, counts = plain.filter(pk__in=[row.pk for row in old]).delete()
+                total += count
+                per_model.update(counts)
+                dispatch.after(None, old)
+        self._result_cache = None
+        if not total:
+            return plain.none().delete()
+        return total, dict(per_model)
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+    update.alters_data = True  # type: ignore[attr-defined]
+
+
+def _check_instances(model: type[models.Model], objs: Sequence[Any], operation: str) -> None:
+    for obj in objs:
+        if not isinstance(obj, model):
+            raise TypeError(
+                f"{operation}() on {model._meta.label} was given {obj!r}, an instance of "
+                f"{type(obj).__qualname__}; every object must be a {model.__qualname__}, "
+                "because the triggers of one model receive them."
+            )
+
+
+def _check_update_values(model: type[models.Model], values: dict[str, Any], using: str) -> None:
+    """Refuse what Django's update() refuses, by compiling the UPDATE it would run."""
+    query = UpdateQuery(model)
+    query.add_update_values(values)
+    query.get_compiler(using).as_sql()
+
+
+def _group_by_changes(
+    chunk: Sequence[models.Model], new: Sequence[models.Model], changes: Sequence[frozenset[str]]
+) -> list[tuple[frozenset[str], list[models.Model]]]:
+    """Group rows by the extra fields before triggers changed; unchanged rows come first."""
+    extra_of = {id(row): change for row, change in zip(new, changes)}
+    groups: dict[frozenset[str], list[models.Model]] = defaultdict(list)
+    for obj in chunk:
+        groups[extra_of.get(id(obj), frozenset())].append(obj)
+    return sorted(groups.items(), key=lambda item: len(item[0]))
+
+
+class _UpdatePlan:
+    """How one ``QuerySet.update(**values)`` reads, builds and writes its rows.
+
+    The select of the old rows also computes, in the database, the value each
+    expression will write, so that before triggers see on ``new`` what will be stored.
+    """
+
+    def __init__(self, model: type[models.Model], values: dict[str, Any]) -> None:
+        self.model = model
+        self.values = values
+        opts = model._meta
+        self.attnames = [f.attname for f in opts.concrete_fields]
+        self.targets: dict[int, Any] = {}  # concrete field index -> plain value
+        self.computed: dict[int, str] = {}  # concrete field index -> annotation name
+        self.annotations: dict[str, Any] = {}
+        self.written = []
+        for name, value in values.items():
+            field = opts.get_field(name)
+            index = opts.concrete_fields.index(field)  # type: ignore[arg-type]
+            self.written.append(field.attname)  # type: ignore[union-attr]
+            if hasattr(value, "resolve_expression"):
+                alias = f"bulk_triggers_new_{index}"
+                self.annotations[alias] = value
+                self.computed[index] = alias
+            else:
+                self.targets[index] = _to_python(field, value)
+
+    def select(self, rows: models.QuerySet[Any]) -> models.QuerySet[Any]:
+        """Return the query that selects each row's stored and to-be-written values."""
+        return rows.annotate(**self.annotations).values_list(*self.attnames, *self.annotations)
+
+    def instances(
+        self, rows: Sequence[tuple[Any, ...]], using: str
+    ) -> tuple[list[models.Model], list[models.Model]]:
+        """Build ``new`` and ``old`` instances from the selected rows."""
+        width = len(self.attnames)
+        computed = [(index, width + n) for n, index in enumerate(self.computed)]
+        from_db = self.model.from_db
+        new, old = [], []
+        for row in rows:
+            stored = row[:width]
+            values = list(stored)
+            for index, value in self.targets.items():
+                values[index] = value
+            for index, position in computed:
+                values[index] = row[position]
+            old.append(from_db(using, self.attnames, _copied(stored)))
+            new.append(from_db(using, self.attnames, values))
+        return new, old
+
+    def write(
+        self, plain: models.QuerySet[Any], new: Sequence[models.Model], changes: Sequence[frozenset[str]]
+    ) -> int:
+        """Write the chunk: Django's UPDATE for untouched rows, literal values for changed ones."""
+        untouched = [row.pk for row, change in zip(new, changes) if not change]
+        updated = plain.filter(pk__in=untouched).update(**self.values) if untouched else 0
+        groups: dict[frozenset[str], list[models.Model]] = defaultdict(list)
+        for row, change in zip(new, changes):
+            if change:
+                groups[change].append(row)
+        for change, group in groups.items():
+            updated += plain.bulk_update(group, sorted(set(self.written) | change))
+        return updated
+
+
+def _to_python(field: Any, value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if value is None:
+        return None
+    return field.to_python(value)
+
+
+_MUTABLE = (dict, list, set, bytearray)
+
+
+def _copied(values: Sequence[Any]) -> list[Any]:
+    """Copy mutable values so that ``old`` never shares a JSON document with ``new``."""
+    return [copy.deepcopy(v) if isinstance(v, _MUTABLE) else v for v in values]

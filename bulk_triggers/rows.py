@@ -1,0 +1,98 @@
+"""Reading the stored rows that triggers receive as ``old``, under lock, in chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from django.db import connections, models
+from django.db.models.sql.query import Query
+
+from bulk_triggers import conf
+
+
+def locked(queryset: models.QuerySet[Any], *, only_self: bool = False) -> models.QuerySet[Any]:
+    """Return ``queryset`` with ``SELECT … FOR UPDATE`` where the backend supports it.
+
+    With ``only_self``, lock only the model's own table when the backend can say so
+    (``FOR UPDATE OF``), so that joins in a filter do not lock related rows.
+    """
+    features = connections[queryset.db].features
+    if not features.has_select_for_update:
+        return queryset
+    if only_self and features.has_select_for_update_of:
+        return queryset.select_for_update(of=("self",))
+    return queryset.select_for_update()
+
+
+def load_by_pk(
+    model: type[models.Model], pks: Iterable[Any], using: str
+) -> dict[Any, models.Model]:
+    """Return the stored rows with the given primary keys, locked, in one query.
+
+    Reads through the model's base manager on ``using``, so that neither a default
+    manager's filters nor the database router hide or redirect rows.
+    """
+    queryset = model._base_manager.db_manager(using).filter(pk__in=list(pks)).order_by()
+    return {row.pk: row for row in locked(queryset)}
+
+
+def selection(queryset: models.QuerySet[Any], using: str) -> models.QuerySet[Any]:
+    """Return a plain queryset that selects each row of ``queryset`` exactly once.
+
+    A query with joins, grouping or ``distinct`` could repeat or merge rows, and could
+    not be locked on every backend; it becomes ``pk IN (subquery)``. A simple query is
+    kept as it is, annotations included, so update expressions may refer to them.
+    """
+    query = queryset.query
+    simple = (
+        len(query.alias_map) <= 1
+        and not query.distinct
+        and query.group_by is None
+        and not any(
+            getattr(annotation, "contains_aggregate", False)
+            for annotation in query.annotations.values()
+        )
+    )
+    model = queryset.model
+    if simple:
+        chained: Query = query.chain()
+        chained.clear_ordering(force=True)
+        chained.clear_limits()
+        chained.select_related = False
+        return models.QuerySet(model=model, query=chained, using=using)
+    pks = queryset.order_by().values("pk")
+    return model._base_manager.db_manager(using).filter(pk__in=pks).order_by()
+
+
+def in_chunks(queryset: models.QuerySet[Any], size: int | None = None) -> Iterator[Sequence[Any]]:
+    """Yield the rows of ``queryset`` in primary key order, ``CHUNK_SIZE`` at a time.
+
+    Each chunk is one locked query that continues after the last key of the previous
+    chunk, so memory is bounded by the chunk and rows changed or deleted by earlier
+    chunks are neither skipped nor seen twice.
+    """
+    size = size or conf.get("CHUNK_SIZE")
+    queryset = locked(queryset.order_by("pk"), only_self=True)
+    last: Any = None
+    pk_index = _pk_index(queryset)
+    while True:
+        page = queryset if last is None else queryset.filter(pk__gt=last)
+        rows = list(page[:size])
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+        last = rows[-1][pk_index] if pk_index is not None else rows[-1].pk
+
+
+def _pk_index(queryset: models.QuerySet[Any]) -> int | None:
+    """Return where the primary key sits in a ``values_list`` row, or None for instances."""
+    fields = queryset._fields  # type: ignore[attr-defined]
+    if fields is None:
+        return None
+    pk = queryset.model._meta.pk
+    for index, name in enumerate(fields):
+        if name in ("pk", pk.name, pk.attname):
+            return index
+    raise ValueError("in_chunks() needs the primary key among the selected values.")

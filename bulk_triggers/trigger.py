@@ -1,0 +1,207 @@
+"""The ``Trigger`` base class and the metaclass that validates and registers subclasses."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
+
+from django.db import DEFAULT_DB_ALIAS, models
+
+from bulk_triggers.conditions import Condition
+from bulk_triggers.exceptions import TriggerDefinitionError
+from bulk_triggers.registry import registry
+
+__all__ = ["EVENTS", "STAGES", "Trigger", "TriggerMeta"]
+
+M = TypeVar("M", bound=models.Model)
+
+STAGES = ("before", "after", "commit")
+EVENTS = ("create", "update", "delete")
+
+# The positional parameters (after self) that each event's methods receive.
+_EVENT_PARAMETERS = {"create": ("new",), "update": ("new", "old"), "delete": ("old",)}
+EVENT_METHODS = {f"on_{stage}_{event}": (stage, event) for stage in STAGES for event in EVENTS}
+
+_definition_counter = itertools.count()
+
+
+class TriggerMeta(type):
+    """Validate a trigger class where it is defined, then register it.
+
+    A class whose model is still a ``TypeVar`` (a generic base such as
+    ``class Audit(Trigger[M])``) is validated but not registered.
+    """
+
+    model: type[models.Model] | None
+    condition: Condition | None
+    order: int
+    _definition_index: int
+    _methods: dict[tuple[str, str], Callable[..., Any]]
+
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> TriggerMeta:
+        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        if not any(isinstance(base, TriggerMeta) for base in bases):
+            return cls  # Trigger itself.
+        cls._definition_index = next(_definition_counter)
+        cls.model = _model_of(cls)
+        _check_event_methods(cls, namespace)
+        _check_attributes(cls)
+        cls._methods = {
+            EVENT_METHODS[attr]: getattr(cls, attr)
+            for attr in EVENT_METHODS
+            if callable(getattr(cls, attr, None))
+        }
+        if cls.model is not None:
+            _check_model(cls, cls.model)
+            registry.register(cls)
+        return cls
+
+    @property
+    def label(cls) -> str:
+        """Return the dotted path that names this trigger in errors, logs and listings."""
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class Trigger(Generic[M], metaclass=TriggerMeta):
+    """Subclass with a model as type argument to define a trigger: ``Trigger[Order]``.
+
+    Define only the event methods you need (``on_before_update(self, new, old)`` …).
+    A trigger is plain Python: instantiate it and call its methods in a unit test.
+
+    Attributes:
+        model: The model class taken from the type argument.
+        condition: Optional entry criteria; a method receives only the rows that pass.
+        order: Lower runs first; ties keep definition order.
+        using: The database alias of the operation being dispatched.
+    """
+
+    model: ClassVar[type[Any] | None] = None
+    condition: ClassVar[Condition | None] = None
+    order: ClassVar[int] = 0
+
+    def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
+        self.using = using
+
+    if TYPE_CHECKING:
+
+        def on_before_create(self, new: list[M]) -> None: ...
+        def on_after_create(self, new: list[M]) -> None: ...
+        def on_commit_create(self, new: list[M]) -> None: ...
+        def on_before_update(self, new: list[M], old: list[M]) -> None: ...
+        def on_after_update(self, new: list[M], old: list[M]) -> None: ...
+        def on_commit_update(self, new: list[M], old: list[M]) -> None: ...
+        def on_before_delete(self, old: list[M]) -> None: ...
+        def on_after_delete(self, old: list[M]) -> None: ...
+        def on_commit_delete(self, old: list[M]) -> None: ...
+
+
+def _model_of(cls: TriggerMeta) -> type[models.Model] | None:
+    """Find the model named by the nearest type argument, or inherit the parent's."""
+    for base in getattr(cls, "__orig_bases__", ()):
+        origin = get_origin(base)
+        if not (isinstance(origin, TriggerMeta)):
+            continue
+        for arg in get_args(base):
+            if isinstance(arg, TypeVar):
+                return None
+            if isinstance(arg, type) and issubclass(arg, models.Model):
+                return arg
+            raise TriggerDefinitionError(
+                f"Trigger {cls.__module__}.{cls.__qualname__}: the type argument of "
+                f"{origin.__name__}[...] must be a Django model class, got {arg!r}."
+            )
+    inherited = [base.model for base in cls.__mro__[1:] if isinstance(base, TriggerMeta)]
+    return next((model for model in inherited if model is not None), None)
+
+
+def _label(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _check_event_methods(cls: TriggerMeta, namespace: dict[str, Any]) -> None:
+    for attr, value in namespace.items():
+        if not attr.startswith("on_"):
+            continue
+        if attr not in EVENT_METHODS:
+            close = difflib.get_close_matches(attr, EVENT_METHODS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise TriggerDefinitionError(
+                f"Trigger {_label(cls)} defines {attr!r}, which is not an event method.{hint} "
+                f"Event methods are on_<stage>_<event> with stage in {STAGES} and "
+                f"event in {EVENTS}; rename other helpers so they do not start with 'on_'."
+            )
+        _check_signature(cls, attr, value)
+
+
+def _check_signature(cls: TriggerMeta, attr: str, value: Any) -> None:
+    if not inspect.isfunction(value):
+        raise TriggerDefinitionError(
+            f"Trigger {_label(cls)}.{attr} must be a plain method, got {value!r}."
+        )
+    if inspect.iscoroutinefunction(value):
+        raise TriggerDefinitionError(
+            f"Trigger {_label(cls)}.{attr} is async; event methods run inside the "
+            "operation's transaction and must be synchronous (the async ORM calls run "
+            "them in a worker thread)."
+        )
+    expected = _EVENT_PARAMETERS[EVENT_METHODS[attr][1]]
+    try:
+        inspect.signature(value).bind(None, *expected)
+    except TypeError:
+        wanted = ", ".join(("self", *expected))
+        raise TriggerDefinitionError(
+            f"Trigger {_label(cls)}.{attr} must accept ({wanted}); "
+            f"its signature is {attr}{inspect.signature(value)}."
+        ) from None
+
+
+def _check_attributes(cls: TriggerMeta) -> None:
+    condition = cls.condition
+    if condition is not None and not isinstance(condition, Condition):
+        hint = ""
+        if isinstance(condition, type) and issubclass(condition, Condition):
+            hint = f" Instantiate it, for example {condition.__name__}('field')."
+        raise TriggerDefinitionError(
+            f"Trigger {_label(cls)}.condition must be a Condition instance such as "
+            f"HasChanged('status'), got {condition!r}.{hint}"
+        )
+    order = cls.order
+    if not isinstance(order, int) or isinstance(order, bool):
+        raise TriggerDefinitionError(
+            f"Trigger {_label(cls)}.order must be an integer, got {order!r}."
+        )
+
+
+def _check_model(cls: TriggerMeta, model: type[models.Model]) -> None:
+    if model._meta.abstract:
+        raise TriggerDefinitionError(
+            f"Trigger {_label(cls)} is declared on the abstract model {model.__name__}; "
+            "declare it on a concrete model, or keep the type argument a TypeVar and "
+            "subclass it once per concrete model."
+        )
+    if cls.condition is not None:
+        check_condition_fields(cls, model, cls.condition)
+
+
+def check_condition_fields(cls: TriggerMeta, model: type[models.Model], condition: Condition) -> None:
+    """Raise TriggerDefinitionError for a field the model does not have.
+
+    Fields are looked up among the model's concrete fields, by name or attname; a model
+    whose fields are not all known yet is left to ``manage.py check``.
+    """
+    known = {f.name for f in model._meta.concrete_fields}
+    known |= {f.attname for f in model._meta.concrete_fields}
+    for name in condition.field_names():
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise TriggerDefinitionError(
+            f"Trigger {_label(cls)}: its condition names the field {name!r}, "
+            f"which {model._meta.label} does not have.{hint}"
+        )
