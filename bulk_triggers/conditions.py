@@ -7,7 +7,7 @@ condition on a relation costs no query.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -62,7 +62,7 @@ def _require_condition(value: object, operator: str) -> Condition:
     return value
 
 
-@lru_cache(maxsize=None)
+@cache
 def _attname(model: type[models.Model], name: str) -> str:
     try:
         field = model._meta.get_field(name)
@@ -89,8 +89,7 @@ class FieldCondition(Condition):
     def __init__(self, field: str, *args: Any) -> None:
         if not isinstance(field, str) or not field:
             raise TypeError(
-                f"{type(self).__name__}() takes a field name as its first argument, "
-                f"got {field!r}."
+                f"{type(self).__name__}() takes a field name as its first argument, got {field!r}."
             )
         expected = 1 if self._has_value else 0
         if len(args) != expected:
@@ -108,11 +107,7 @@ class FieldCondition(Condition):
         return f"{type(self).__name__}({self.field!r})"
 
     def __eq__(self, other: object) -> bool:
-        return (
-            type(other) is type(self)
-            and self.field == other.field  # type: ignore[attr-defined]
-            and self.value == other.value  # type: ignore[attr-defined]
-        )
+        return type(other) is type(self) and self.field == other.field and self.value == other.value
 
     def __hash__(self) -> int:
         return hash((type(self), self.field, repr(self.value)))
@@ -146,9 +141,7 @@ class ChangesFrom(FieldCondition):
     def check(self, new: Any, old: Any) -> bool:
         if new is None or old is None:
             return False
-        return bool(
-            _value(old, self.field) == self.value and _value(new, self.field) != self.value
-        )
+        return bool(_value(old, self.field) == self.value and _value(new, self.field) != self.value)
 
 
 class IsEqual(FieldCondition):
@@ -182,10 +175,7 @@ class And(Condition):
         return f"{_operand(self.left, And)} & {_operand(self.right, And)}"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and (self.left, self.right) == (
-            other.left,  # type: ignore[attr-defined]
-            other.right,  # type: ignore[attr-defined]
-        )
+        return type(other) is type(self) and (self.left, self.right) == (other.left, other.right)
 
     def __hash__(self) -> int:
         return hash((type(self), self.left, self.right))
@@ -217,7 +207,7 @@ class Not(Condition):
         return f"~{_operand(self.inner, Not)}"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.inner == other.inner  # type: ignore[attr-defined]
+        return type(other) is type(self) and self.inner == other.inner
 
     def __hash__(self) -> int:
         return hash((type(self), self.inner))

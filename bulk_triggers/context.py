@@ -28,7 +28,7 @@ _chain: ContextVar[tuple[str, ...]] = ContextVar("bulk_triggers_chain", default=
 _EVERYTHING = None
 
 
-class bypass:  # noqa: N801 - used like a function, as contextlib's context managers are
+class bypass:
     """Skip triggers while a block or a decorated function runs.
 
     ``bypass(ShipOrder)`` skips that trigger (and its subclasses), ``bypass(Order)`` every
@@ -61,7 +61,7 @@ class bypass:  # noqa: N801 - used like a function, as contextlib's context mana
         _bypassed.reset(self._tokens.pop())
 
     def __call__(self, func: F) -> F:
-        targets = tuple(t for t in self.targets if t is not _EVERYTHING)
+        targets = tuple(t for t in self.targets if isinstance(t, type))
 
         if inspect.iscoroutinefunction(func):
 

@@ -190,7 +190,7 @@ class Snapshot:
         """Return, per row, the attnames whose value is no longer what was snapshotted."""
         result = []
         empty: frozenset[str] = frozenset()
-        for row, before in zip(rows, self.values):
+        for row, before in zip(rows, self.values, strict=True):
             state = row.__dict__
             now = [state.get(name, _MISSING) for name in self.attnames]
             if now == before:
@@ -199,7 +199,7 @@ class Snapshot:
                 result.append(
                     frozenset(
                         name
-                        for name, was, is_ in zip(self.attnames, before, now)
+                        for name, was, is_ in zip(self.attnames, before, now, strict=True)
                         if was != is_ and is_ is not _MISSING
                     )
                 )
@@ -208,7 +208,7 @@ class Snapshot:
 
 def writable_attnames(model: type[models.Model]) -> tuple[str, ...]:
     """Return the attnames of the concrete, non-primary-key fields a trigger may change."""
-    return _writable(model._meta.concrete_model)
+    return _writable(model._meta.concrete_model or model)
 
 
 _writable_cache: dict[type[models.Model], tuple[str, ...]] = {}

@@ -30,7 +30,7 @@ def save_instance(
     updating = triggers_for(model, "update")
     if not creating and not updating:
         return save(*args, **kwargs)
-    options = dict(zip(_SAVE_PARAMETERS, args), **kwargs)
+    options = dict(zip(_SAVE_PARAMETERS, args, strict=False), **kwargs)
     update_fields = options.get("update_fields")
     if (update_fields is not None and not update_fields) or (
         options.get("force_insert") and options.get("force_update")

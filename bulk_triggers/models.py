@@ -19,7 +19,7 @@ class TriggerModelMixin(models.Model):
     which is what subclassing this mixin gives you.
     """
 
-    objects = TriggerManager()
+    objects: TriggerManager[Any] = TriggerManager()
 
     class Meta:
         abstract = True
@@ -29,7 +29,12 @@ class TriggerModelMixin(models.Model):
 
     save.alters_data = True  # type: ignore[attr-defined]
 
-    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
-        return delete_instance(self, super().delete, using, keep_parents)  # type: ignore[no-any-return]
+    def delete(
+        self, using: str | None = None, keep_parents: bool = False
+    ) -> tuple[int, dict[str, int]]:
+        result: tuple[int, dict[str, int]] = delete_instance(
+            self, super().delete, using, keep_parents
+        )
+        return result
 
     delete.alters_data = True  # type: ignore[attr-defined]

@@ -73,8 +73,14 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
 
     def _check_bulk_create(self, objs: Sequence[M], *args: Any, **kwargs: Any) -> None:
         """Refuse, before any trigger runs, what Django's bulk_create() would refuse."""
-        names = ("batch_size", "ignore_conflicts", "update_conflicts", "update_fields", "unique_fields")
-        options = dict(zip(names, args), **kwargs)
+        names = (
+            "batch_size",
+            "ignore_conflicts",
+            "update_conflicts",
+            "update_fields",
+            "unique_fields",
+        )
+        options = dict(zip(names, args, strict=False), **kwargs)
         batch_size = options.get("batch_size")
         if batch_size is not None and batch_size <= 0:
             raise ValueError("Batch size must be a positive integer.")
@@ -96,12 +102,13 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         )
 
     def bulk_update(
-        self, objs: Iterable[M], fields: Sequence[str], batch_size: int | None = None
+        self, objs: Iterable[M], fields: Iterable[str], batch_size: int | None = None
     ) -> int:
         triggers = triggers_for(self.model, "update")
         if not triggers:
             return super().bulk_update(objs, fields, batch_size=batch_size)
         objs = tuple(objs)
+        fields = list(fields)
         written = self._check_bulk_update(objs, fields, batch_size)
         if not objs:
             return 0
@@ -113,7 +120,7 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         with transaction.atomic(using=using):
             for chunk in chunks(objs):
                 stored = load_by_pk(self.model, {obj.pk for obj in chunk}, using)
-                new = [obj for obj in chunk if obj.pk in stored]
+                new: list[M] = [obj for obj in chunk if obj.pk in stored]
                 old = [stored[obj.pk] for obj in new]
                 snapshot = Snapshot(new, watched) if dispatch.has_before else None
                 dispatch.before(new, old)
@@ -153,12 +160,14 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         dispatch = Dispatch(self.model, "update", using, triggers)
         plan = _UpdatePlan(self.model, kwargs)
         source = plan.select(selection(self, using))
-        plain = models.QuerySet(model=self.model, using=using)
+        plain: models.QuerySet[M] = models.QuerySet(model=self.model, using=using)
         updated = 0
         with transaction.atomic(using=using):
             for rows in in_chunks(source):
                 new, old = plan.instances(rows, using)
-                snapshot = Snapshot(new, writable_attnames(self.model)) if dispatch.has_before else None
+                snapshot = (
+                    Snapshot(new, writable_attnames(self.model)) if dispatch.has_before else None
+                )
                 dispatch.before(new, old)
                 changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
                 updated += plan.write(plain, new, changes)
@@ -179,7 +188,7 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
             raise TypeError("Cannot call delete() after .values() or .values_list()")
         using = self._write_alias()
         dispatch = Dispatch(self.model, "delete", using, triggers)
-        plain = models.QuerySet(model=self.model, using=using)
+        plain: models.QuerySet[M] = models.QuerySet(model=self.model, using=using)
         total, per_model = 0, Counter[str]()
         with transaction.atomic(using=using):
             for old in in_chunks(selection(self, using)):
@@ -190,7 +199,8 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
                 dispatch.after(None, old)
         self._result_cache = None
         if not total:
-            return plain.none().delete()
+            empty: tuple[int, dict[str, int]] = plain.none().delete()
+            return empty
         return total, dict(per_model)
 
     delete.alters_data = True  # type: ignore[attr-defined]
@@ -216,11 +226,11 @@ def _check_update_values(model: type[models.Model], values: dict[str, Any], usin
 
 
 def _group_by_changes(
-    chunk: Sequence[models.Model], new: Sequence[models.Model], changes: Sequence[frozenset[str]]
-) -> list[tuple[frozenset[str], list[models.Model]]]:
+    chunk: Sequence[M], new: Sequence[M], changes: Sequence[frozenset[str]]
+) -> list[tuple[frozenset[str], list[M]]]:
     """Group rows by the extra fields before triggers changed; unchanged rows come first."""
-    extra_of = {id(row): change for row, change in zip(new, changes)}
-    groups: dict[frozenset[str], list[models.Model]] = defaultdict(list)
+    extra_of = {id(row): change for row, change in zip(new, changes, strict=True)}
+    groups: dict[frozenset[str], list[M]] = defaultdict(list)
     for obj in chunk:
         groups[extra_of.get(id(obj), frozenset())].append(obj)
     return sorted(groups.items(), key=lambda item: len(item[0]))
@@ -244,7 +254,7 @@ class _UpdatePlan:
         self.written = []
         for name, value in values.items():
             field = opts.get_field(name)
-            index = opts.concrete_fields.index(field)  # type: ignore[arg-type]
+            index = opts.concrete_fields.index(field)
             self.written.append(field.attname)  # type: ignore[union-attr]
             if hasattr(value, "resolve_expression"):
                 alias = f"bulk_triggers_new_{index}"
@@ -255,7 +265,8 @@ class _UpdatePlan:
 
     def select(self, rows: models.QuerySet[Any]) -> models.QuerySet[Any]:
         """Return the query that selects each row's stored and to-be-written values."""
-        return rows.annotate(**self.annotations).values_list(*self.attnames, *self.annotations)
+        annotated: models.QuerySet[Any] = rows.annotate(**self.annotations)
+        return annotated.values_list(*self.attnames, *self.annotations)
 
     def instances(
         self, rows: Sequence[tuple[Any, ...]], using: str
@@ -277,13 +288,16 @@ class _UpdatePlan:
         return new, old
 
     def write(
-        self, plain: models.QuerySet[Any], new: Sequence[models.Model], changes: Sequence[frozenset[str]]
+        self,
+        plain: models.QuerySet[Any],
+        new: Sequence[models.Model],
+        changes: Sequence[frozenset[str]],
     ) -> int:
         """Write the chunk: Django's UPDATE for untouched rows, literal values for changed ones."""
-        untouched = [row.pk for row, change in zip(new, changes) if not change]
+        untouched = [row.pk for row, change in zip(new, changes, strict=True) if not change]
         updated = plain.filter(pk__in=untouched).update(**self.values) if untouched else 0
         groups: dict[frozenset[str], list[models.Model]] = defaultdict(list)
-        for row, change in zip(new, changes):
+        for row, change in zip(new, changes, strict=True):
             if change:
                 groups[change].append(row)
         for change, group in groups.items():

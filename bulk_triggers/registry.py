@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from django.db import models
-
 if TYPE_CHECKING:
+    from django.db.models import Model
+
     from bulk_triggers.trigger import TriggerMeta
 
 __all__ = ["Registry", "registry"]
@@ -25,7 +25,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._triggers: list[TriggerMeta] = []
-        self._cache: dict[tuple[type[models.Model], str], tuple[TriggerMeta, ...]] = {}
+        self._cache: dict[tuple[type[Model], str], tuple[TriggerMeta, ...]] = {}
         self._lock = threading.Lock()
 
     def register(self, trigger: TriggerMeta) -> None:
@@ -48,15 +48,15 @@ class Registry:
     def __contains__(self, trigger: object) -> bool:
         return trigger in self._triggers
 
-    def models(self) -> list[type[models.Model]]:
+    def models(self) -> list[type[Model]]:
         """Return the models that have at least one trigger, in registration order."""
-        seen: dict[type[models.Model], None] = {}
+        seen: dict[type[Model], None] = {}
         for trigger in self._triggers:
             if trigger.model is not None:
                 seen.setdefault(trigger.model)
         return list(seen)
 
-    def for_model(self, model: type[models.Model], event: str) -> tuple[TriggerMeta, ...]:
+    def for_model(self, model: type[Model], event: str) -> tuple[TriggerMeta, ...]:
         """Return the triggers that handle ``event`` for operations through ``model``.
 
         These are the triggers declared on ``model`` and on the models it is a proxy of,
@@ -95,9 +95,9 @@ class Registry:
                 self._cache = {}
 
 
-def _proxy_lineage(model: type[models.Model]) -> Iterator[type[models.Model]]:
+def _proxy_lineage(model: type[Model]) -> Iterator[type[Model]]:
     """Yield ``model`` and each model it proxies, up to and including the concrete one."""
-    current: type[models.Model] | None = model
+    current: type[Model] | None = model
     while current is not None:
         yield current
         current = current._meta.proxy_for_model if current._meta.proxy else None

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.db import connections, models
 from django.db.models.sql.query import Query
 
 from bulk_triggers import conf
 
+QS = TypeVar("QS", bound=models.QuerySet[Any])
 
-def locked(queryset: models.QuerySet[Any], *, only_self: bool = False) -> models.QuerySet[Any]:
+
+def locked(queryset: QS, *, only_self: bool = False) -> QS:
     """Return ``queryset`` with ``SELECT … FOR UPDATE`` where the backend supports it.
 
     With ``only_self``, lock only the model's own table when the backend can say so
@@ -21,8 +23,8 @@ def locked(queryset: models.QuerySet[Any], *, only_self: bool = False) -> models
     if not features.has_select_for_update:
         return queryset
     if only_self and features.has_select_for_update_of:
-        return queryset.select_for_update(of=("self",))
-    return queryset.select_for_update()
+        return cast(QS, queryset.select_for_update(of=("self",)))
+    return cast(QS, queryset.select_for_update())
 
 
 def load_by_pk(
@@ -62,7 +64,8 @@ def selection(queryset: models.QuerySet[Any], using: str) -> models.QuerySet[Any
         chained.select_related = False
         return models.QuerySet(model=model, query=chained, using=using)
     pks = queryset.order_by().values("pk")
-    return model._base_manager.db_manager(using).filter(pk__in=pks).order_by()
+    rows: models.QuerySet[Any] = model._base_manager.db_manager(using).filter(pk__in=pks)
+    return cast(models.QuerySet[Any], rows.order_by())
 
 
 def in_chunks(queryset: models.QuerySet[Any], size: int | None = None) -> Iterator[Sequence[Any]]:

@@ -188,7 +188,9 @@ def _check_model(cls: TriggerMeta, model: type[models.Model]) -> None:
         check_condition_fields(cls, model, cls.condition)
 
 
-def check_condition_fields(cls: TriggerMeta, model: type[models.Model], condition: Condition) -> None:
+def check_condition_fields(
+    cls: TriggerMeta, model: type[models.Model], condition: Condition
+) -> None:
     """Raise TriggerDefinitionError for a field the model does not have.
 
     Fields are looked up among the model's concrete fields, by name or attname; a model

@@ -61,7 +61,7 @@ class ManagerOnly(models.Model):
     name = models.CharField(max_length=20)
     amount = models.IntegerField(default=0)
 
-    objects = TriggerManager()
+    objects: TriggerManager[ManagerOnly] = TriggerManager()
 
 
 class Place(TriggerModelMixin):
