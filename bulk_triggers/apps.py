@@ -13,6 +13,13 @@ class SimpleBulkTriggersConfig(AppConfig):
     verbose_name = "Bulk triggers"
     default_auto_field = "django.db.models.AutoField"
 
+    def ready(self) -> None:
+        from django.core import checks
+
+        from bulk_triggers.checks import check_triggers
+
+        checks.register(check_triggers, checks.Tags.models)
+
 
 class BulkTriggersConfig(SimpleBulkTriggersConfig):
     """The default config: import ``<app>.triggers`` for every installed app in ``ready()``.
@@ -24,4 +31,5 @@ class BulkTriggersConfig(SimpleBulkTriggersConfig):
     default = True
 
     def ready(self) -> None:
+        super().ready()
         autodiscover_modules("triggers")

@@ -24,6 +24,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 # ``None`` in the set means "everything"; an empty frozenset means nothing is bypassed.
 _bypassed: ContextVar[frozenset[object]] = ContextVar("bulk_triggers_bypassed", default=frozenset())
 _chain: ContextVar[tuple[str, ...]] = ContextVar("bulk_triggers_chain", default=())
+# Set by bulk_triggers.testing: the only triggers allowed to run, and where calls are recorded.
+_only: ContextVar[frozenset[TriggerMeta] | None] = ContextVar("bulk_triggers_only", default=None)
+_capturing: ContextVar[tuple[list[Any], ...]] = ContextVar("bulk_triggers_capturing", default=())
 
 _EVERYTHING = None
 
@@ -100,10 +103,18 @@ def is_bypassed(trigger: TriggerMeta) -> bool:
 
 
 def active(triggers: tuple[TriggerMeta, ...]) -> tuple[TriggerMeta, ...]:
-    """Return ``triggers`` without the bypassed ones (the same tuple when none are)."""
+    """Return ``triggers`` without the skipped ones (the same tuple when none are)."""
+    only = _only.get()
+    if only is not None:
+        triggers = tuple(t for t in triggers if any(cls in only for cls in t.__mro__))
     if not _bypassed.get():
         return triggers
     return tuple(trigger for trigger in triggers if not is_bypassed(trigger))
+
+
+def captures() -> tuple[list[Any], ...]:
+    """Return the lists that ``capture_triggers()`` blocks record calls into."""
+    return _capturing.get()
 
 
 def current_chain() -> tuple[str, ...]:

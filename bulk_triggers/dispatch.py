@@ -16,7 +16,7 @@ from typing import Any
 from django.db import models, transaction
 
 from bulk_triggers import conf
-from bulk_triggers.context import active, current_chain, running
+from bulk_triggers.context import active, captures, current_chain, running
 from bulk_triggers.exceptions import TriggerDepthError
 from bulk_triggers.registry import registry
 from bulk_triggers.trigger import TriggerMeta
@@ -117,6 +117,8 @@ class Dispatch:
         method = trigger._methods[(stage, self.event)]
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
+        for calls in captures():
+            calls.append(self._record(trigger, stage, args))
         try:
             instance = trigger()
             instance.using = self.using
@@ -145,6 +147,13 @@ class Dispatch:
                 self.using,
                 (time.perf_counter() - started) * 1000,
             )
+
+    def _record(self, trigger: TriggerMeta, stage: str, args: tuple[list[Any], ...]) -> Any:
+        from bulk_triggers.testing import CapturedCall
+
+        new = args[0] if self.event != "delete" else None
+        old = args[-1] if self.event != "create" else None
+        return CapturedCall(trigger, stage, self.event, new, old, self.using)
 
 
 def _guard_depth(model: type[models.Model], event: str) -> None:

@@ -62,6 +62,7 @@ def selection(queryset: models.QuerySet[Any], using: str) -> models.QuerySet[Any
         chained.clear_ordering(force=True)
         chained.clear_limits()
         chained.select_related = False
+        chained.clear_deferred_loading()
         return models.QuerySet(model=model, query=chained, using=using)
     pks = queryset.order_by().values("pk")
     rows: models.QuerySet[Any] = model._base_manager.db_manager(using).filter(pk__in=pks)

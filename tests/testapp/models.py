@@ -86,3 +86,20 @@ class Plain(models.Model):
 
     name = models.CharField(max_length=20)
     amount = models.IntegerField(default=0)
+
+
+class Ledger(TriggerModelMixin):
+    """A second, plain manager beside the trigger manager: the checks must notice it."""
+
+    amount = models.IntegerField(default=0)
+
+    objects: TriggerManager[Ledger] = TriggerManager()
+    raw = models.Manager()
+
+
+class Shadowed(TriggerModelMixin):
+    """A manager declared on the model becomes the default, shadowing the mixin's."""
+
+    amount = models.IntegerField(default=0)
+
+    raw = models.Manager()
