@@ -125,7 +125,7 @@ def test_manage_py_check_fails_on_errors() -> None:
         def on_after_update(self, new: list[Plain], old: list[Plain]) -> None:
             pass
 
-    with pytest.raises(SystemCheckError, match="bulk_triggers.E001"):
+    with pytest.raises(SystemCheckError, match=r"bulk_triggers\.E001"):
         call_command("check")
 
 

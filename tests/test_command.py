@@ -52,7 +52,7 @@ def run(*args: str) -> str:
 
 def test_json_lists_stages_in_execution_order(defined: tuple[type[Any], ...]) -> None:
     """JSON output orders triggers by `order` and renders conditions readably."""
-    first, second, proxy_only = defined
+    first, second, _proxy_only = defined
     listing = json.loads(run("testapp.Item", "--format", "json"))
     assert [entry["model"] for entry in listing] == ["testapp.Item"]
     events = listing[0]["events"]
@@ -67,7 +67,7 @@ def test_json_lists_stages_in_execution_order(defined: tuple[type[Any], ...]) ->
 
 def test_proxy_listing_includes_concrete_triggers(defined: tuple[type[Any], ...]) -> None:
     """A proxy's listing shows its own triggers and those inherited from the concrete model."""
-    first, second, proxy_only = defined
+    _first, _second, proxy_only = defined
     listing = json.loads(run("testapp.ItemProxy", "--format", "json"))
     assert listing[0]["model"] == "testapp.ItemProxy"
     assert [t["trigger"] for t in listing[0]["events"]["update"]["after"]] == [proxy_only.label]
@@ -76,7 +76,7 @@ def test_proxy_listing_includes_concrete_triggers(defined: tuple[type[Any], ...]
 
 def test_text_output(defined: tuple[type[Any], ...]) -> None:
     """Text output names model, stage, event, position, order and condition."""
-    first, second, proxy_only = defined
+    first, second, _proxy_only = defined
     text = run("testapp")
     assert text.splitlines()[0] == "testapp.Item"
     assert "  before update:" in text

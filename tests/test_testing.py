@@ -65,7 +65,7 @@ def test_capture_records_a_call_that_raises(using: str) -> None:
 def test_only_triggers_runs_just_the_named_ones(using: str) -> None:
     """only_triggers() skips every other trigger for the duration of the block."""
     with isolated_registry():
-        stamp, count = define_pair()
+        _stamp, count = define_pair()
         with only_triggers(count), capture_triggers() as captured:
             Item.objects.create(name="x")
         assert [c.trigger for c in captured.calls] == [count]
