@@ -118,7 +118,7 @@ def test_app_configs_limit_the_checks() -> None:
     assert len(check_triggers(app_configs=[apps.get_app_config("testapp")])) == 2
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")
 def test_manage_py_check_fails_on_errors() -> None:
     """The check is registered in ready(), so manage.py check fails on an error."""
 
