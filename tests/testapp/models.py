@@ -103,3 +103,30 @@ class Shadowed(TriggerModelMixin):
     amount = models.IntegerField(default=0)
 
     raw = models.Manager()
+
+
+class Account(TriggerModelMixin):
+    """What concurrent writers race on, and what the property-based test writes at random.
+
+    ``name`` is unique and ``balance`` has a floor, so that random writes can also be
+    refused by the database itself.
+    """
+
+    name = models.CharField(max_length=30, unique=True)
+    balance = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(balance__gte=-1000), name="account_balance_floor"
+            ),
+        ]
+
+
+class AuditRow(models.Model):
+    """One balance change of an Account, written by a trigger; no triggers of its own."""
+
+    account_id = models.IntegerField()
+    old = models.IntegerField()
+    new = models.IntegerField()
+    path = models.CharField(max_length=20, default="")
