@@ -54,11 +54,8 @@ class Dispatch:
         self.using = using
         self.triggers = triggers
         self.has_before = any(("before", event) in t._methods for t in triggers)
+        self.protect_old = event != "create" and conf.flag("PROTECT_OLD")
         _guard_depth(model, event)
-
-    def atomic(self) -> transaction.Atomic:
-        """Return the transaction that makes before stage, write and after stage one unit."""
-        return transaction.atomic(using=self.using)
 
     def before(self, new: Rows | None, old: Rows | None) -> None:
         """Run the before stage; the rows may be changed in place."""
@@ -119,11 +116,14 @@ class Dispatch:
         started = time.perf_counter() if debug else 0.0
         for calls in captures():
             calls.append(self._record(trigger, stage, args))
+        guard = _OldGuard(args[-1]) if self.protect_old else None
         try:
             instance = trigger()
             instance.using = self.using
             with running(label):
                 result = method(instance, *args)
+            if guard is not None:
+                guard.check(label)
         except BaseException as exc:
             if hasattr(exc, "add_note"):
                 exc.add_note(
@@ -154,6 +154,35 @@ class Dispatch:
         new = args[0] if self.event != "delete" else None
         old = args[-1] if self.event != "create" else None
         return CapturedCall(trigger, stage, self.event, new, old, self.using)
+
+
+class _OldGuard:
+    """Notice a trigger changing ``old`` (``BULK_TRIGGERS["PROTECT_OLD"]``, DEBUG by default).
+
+    Costs a copy of every old row's fields per trigger call, which is why it is a
+    development aid that production can leave off.
+    """
+
+    def __init__(self, old: list[Any]) -> None:
+        self.old = old
+        self.states = [
+            {
+                name: copy.deepcopy(value) if isinstance(value, _MUTABLE) else value
+                for name, value in row.__dict__.items()
+                if not name.startswith("_")
+            }
+            for row in old
+        ]
+
+    def check(self, label: str) -> None:
+        for index, (row, state) in enumerate(zip(self.old, self.states, strict=True)):
+            for name, value in state.items():
+                if row.__dict__.get(name, _MISSING) != value:
+                    raise TypeError(
+                        f"Trigger {label} changed old[{index}].{name} from {value!r} to "
+                        f"{row.__dict__.get(name)!r}; old rows are snapshots of the stored "
+                        "rows and are never written: change the instances in new instead."
+                    )
 
 
 def _guard_depth(model: type[models.Model], event: str) -> None:
