@@ -150,7 +150,7 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
 
     def update(self, **kwargs: Any) -> int:
         triggers = triggers_for(self.model, "update")
-        if not triggers or not kwargs:
+        if not triggers or not kwargs or self.query.is_empty():
             return super().update(**kwargs)
         self._not_support_combined_queries("update")  # type: ignore[attr-defined]
         if self.query.is_sliced:
@@ -177,7 +177,7 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
 
     def delete(self) -> tuple[int, dict[str, int]]:
         triggers = triggers_for(self.model, "delete")
-        if not triggers:
+        if not triggers or self.query.is_empty():
             return super().delete()
         self._not_support_combined_queries("delete")  # type: ignore[attr-defined]
         if self.query.is_sliced:
