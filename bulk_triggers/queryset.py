@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from django.db import models, transaction
-from django.db.models.sql import UpdateQuery
 
 from bulk_triggers.dispatch import Dispatch, Snapshot, chunks, triggers_for, writable_attnames
 from bulk_triggers.instance import save_instance
@@ -152,18 +151,14 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         triggers = triggers_for(self.model, "update")
         if not triggers or not kwargs or self.query.is_empty():
             return super().update(**kwargs)
-        self._not_support_combined_queries("update")  # type: ignore[attr-defined]
-        if self.query.is_sliced:
-            raise TypeError("Cannot update a query once a slice has been taken.")
         using = self._write_alias()
-        _check_update_values(self.model, kwargs, using)
         dispatch = Dispatch(self.model, "update", using, triggers)
-        plan = _UpdatePlan(self.model, kwargs)
-        source = plan.select(selection(self, using))
         plain: models.QuerySet[M] = models.QuerySet(model=self.model, using=using)
         updated = 0
         with transaction.atomic(using=using):
-            for rows in in_chunks(source):
+            _refuse_as_django_would(models.QuerySet.update, self, **kwargs)
+            plan = _UpdatePlan(self.model, kwargs)
+            for rows in in_chunks(plan.select(selection(self, using))):
                 new, old = plan.instances(rows, using)
                 snapshot = (
                     Snapshot(new, writable_attnames(self.model)) if dispatch.has_before else None
@@ -179,18 +174,14 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         triggers = triggers_for(self.model, "delete")
         if not triggers or self.query.is_empty():
             return super().delete()
-        self._not_support_combined_queries("delete")  # type: ignore[attr-defined]
-        if self.query.is_sliced:
-            raise TypeError("Cannot use 'limit' or 'offset' with delete().")
-        if self.query.distinct_fields:
-            raise TypeError("Cannot call delete() after .distinct(*fields).")
-        if self._fields is not None:  # type: ignore[attr-defined]
-            raise TypeError("Cannot call delete() after .values() or .values_list()")
         using = self._write_alias()
         dispatch = Dispatch(self.model, "delete", using, triggers)
         plain: models.QuerySet[M] = models.QuerySet(model=self.model, using=using)
         total, per_model = 0, Counter[str]()
         with transaction.atomic(using=using):
+            nothing: tuple[int, dict[str, int]] = _refuse_as_django_would(
+                models.QuerySet.delete, self
+            )
             for old in in_chunks(selection(self, using)):
                 dispatch.before(None, old)
                 count, counts = plain.filter(pk__in=[row.pk for row in old]).delete()
@@ -198,10 +189,7 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
                 per_model.update(counts)
                 dispatch.after(None, old)
         self._result_cache = None
-        if not total:
-            empty: tuple[int, dict[str, int]] = plain.none().delete()
-            return empty
-        return total, dict(per_model)
+        return (total, dict(per_model)) if total else nothing
 
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
@@ -218,11 +206,15 @@ def _check_instances(model: type[models.Model], objs: Sequence[Any], operation: 
             )
 
 
-def _check_update_values(model: type[models.Model], values: dict[str, Any], using: str) -> None:
-    """Refuse what Django's update() refuses, by compiling the UPDATE it would run."""
-    query = UpdateQuery(model)
-    query.add_update_values(values)
-    query.get_compiler(using).as_sql()
+def _refuse_as_django_would(method: Any, queryset: models.QuerySet[Any], **kwargs: Any) -> Any:
+    """Run Django's own ``method`` on an empty copy of ``queryset`` and return its result.
+
+    Django validates its arguments (slices, values(), unknown fields, joined references in
+    update expressions, …) before it queries; on an empty queryset it then stops without
+    a query, inside our transaction without a statement. So every refusal is Django's
+    own, on every supported version, before any trigger runs.
+    """
+    return method(queryset.none(), **kwargs)
 
 
 def _group_by_changes(
