@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from tests.databases import configure
+
+# The example project's `shop` app is tested too; make it importable from any runner
+# (pytest, mypy's Django plugin, django-admin) without a PYTHONPATH.
+_EXAMPLE = str(Path(__file__).resolve().parent.parent / "example_project")
+if _EXAMPLE not in sys.path:
+    sys.path.append(_EXAMPLE)
 
 SECRET_KEY = "bulk-triggers-tests"
 USE_TZ = True
@@ -14,7 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "bulk_triggers",
     "tests.testapp",
-    # "shop",
+    "shop",
 ]
 
 DATABASES, SKIPPED_DATABASES = configure()

@@ -1,0 +1,1 @@
+"""A small shop that shows bulk_triggers at work: ``python manage.py demo``."""

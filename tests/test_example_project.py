@@ -1,0 +1,498 @@
+"""The example project: its migrations, its ``demo`` command and what its triggers claim."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connections, transaction
+from django.db.migrations.autodetector import MigrationAutodetector
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.state import ProjectState
+from django.db.models import Count, F
+from django.utils import timezone
+from example_project.databases import database_from_url
+
+from bulk_triggers import bypass
+from bulk_triggers.registry import registry
+from shop import notifications
+from shop.models import Account, AuditEntry, Order, OrderLine
+from shop.triggers import (
+    AccountAudit,
+    Audit,
+    ChargeAccount,
+    EnforceOrderWorkflow,
+    NotifyShipping,
+    OrderAudit,
+    ShipOrder,
+)
+
+SHOP_MODELS = (Account, Order, OrderLine, AuditEntry)
+# Each order made by _make_orders: 2 x 4.50 + 1 x 12.00.
+ORDER_TOTAL = Decimal("21.00")
+
+
+def _make_orders(count: int, *, status: str = "draft", balance: str = "1000.00") -> list[Order]:
+    """Create an account and ``count`` orders of two lines each; the triggers set the totals.
+
+    A status other than draft is set inside ``bypass()``, as a fixture, not as a transition.
+    """
+    account = Account.objects.create(name="Ada", balance=Decimal(balance))
+    orders = Order.objects.bulk_create(Order(account=account) for _ in range(count))
+    OrderLine.objects.bulk_create(
+        OrderLine(order=order, sku=sku, quantity=quantity, unit_price=Decimal(price))
+        for order in orders
+        for sku, quantity, price in (("TEA", 2, "4.50"), ("MUG", 1, "12.00"))
+    )
+    pks = [order.pk for order in orders]
+    if status != "draft":
+        with bypass():
+            Order.objects.filter(pk__in=pks).update(status=status)
+    return list(Order.objects.filter(pk__in=pks).order_by("pk"))
+
+
+def _set_status(order: Order, status: str) -> Order:
+    """Put ``order`` in ``status`` without running triggers, and return it reloaded."""
+    with bypass():
+        Order.objects.filter(pk=order.pk).update(status=status)
+    return Order.objects.get(pk=order.pk)
+
+
+def _expected_totals() -> dict[int, Decimal]:
+    """Return each order's total computed in Python from its stored lines."""
+    totals = {pk: Decimal("0.00") for pk in Order.objects.values_list("pk", flat=True)}
+    for order_id, quantity, price in OrderLine.objects.values_list(
+        "order_id", "quantity", "unit_price"
+    ):
+        totals[order_id] += quantity * price
+    return totals
+
+
+def _stored_totals() -> dict[int, Decimal]:
+    return dict(Order.objects.values_list("pk", "total"))
+
+
+def _dump() -> dict[str, list[tuple[Any, ...]]]:
+    """Return every row of the shop's tables, to compare the database before and after."""
+    return {m._meta.label: list(m.objects.order_by("pk").values_list()) for m in SHOP_MODELS}
+
+
+def _audit_counts() -> Counter[tuple[str, str]]:
+    rows = AuditEntry.objects.values_list("model", "action").annotate(n=Count("pk")).order_by()
+    return Counter({(model, action): n for model, action, n in rows})
+
+
+@pytest.fixture
+def outbox(using: str) -> Iterator[None]:
+    """Start and end the test with no notification recorded for its database."""
+    notifications.clear(using)
+    yield
+    notifications.clear(using)
+
+
+# --- The project itself -----------------------------------------------------------------
+
+
+def test_shop_tables_exist_and_triggers_fire(using: str) -> None:
+    """The shop migrations created its tables, and a trigger writes through them."""
+    tables = set(connections[using].introspection.table_names())
+    assert {m._meta.db_table for m in SHOP_MODELS} <= tables
+    account = Account.objects.create(name="Ada", balance=Decimal("5.00"))
+    assert list(AuditEntry.objects.values_list("model", "object_pk", "action")) == [
+        ("shop.Account", str(account.pk), "create")
+    ]
+
+
+def test_migrations_match_models() -> None:
+    """The committed shop migrations describe the models (makemigrations has nothing to do)."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    autodetector = MigrationAutodetector(loader.project_state(), ProjectState.from_apps(apps))
+    assert autodetector.changes(graph=loader.graph, trim_to_apps={"shop"}).get("shop") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgres://postgres@127.0.0.1:5432/bulk_triggers_demo",
+            {
+                "ENGINE": "django.db.backends.postgresql",
+                "NAME": "bulk_triggers_demo",
+                "USER": "postgres",
+                "PASSWORD": "",
+                "HOST": "127.0.0.1",
+                "PORT": "5432",
+            },
+        ),
+        (
+            "postgresql://us%40er:p%3Ass@db.example/shop?sslmode=require",
+            {
+                "ENGINE": "django.db.backends.postgresql",
+                "NAME": "shop",
+                "USER": "us@er",
+                "PASSWORD": "p:ss",
+                "HOST": "db.example",
+                "PORT": "",
+                "OPTIONS": {"sslmode": "require"},
+            },
+        ),
+        (
+            "mysql://root@127.0.0.1:3306/bulk_triggers_demo",
+            {
+                "ENGINE": "django.db.backends.mysql",
+                "NAME": "bulk_triggers_demo",
+                "USER": "root",
+                "PASSWORD": "",
+                "HOST": "127.0.0.1",
+                "PORT": "3306",
+                "OPTIONS": {"charset": "utf8mb4"},
+            },
+        ),
+        (
+            "sqlite:///shop.sqlite3",
+            {"ENGINE": "django.db.backends.sqlite3", "NAME": Path("/base/shop.sqlite3")},
+        ),
+        (
+            "sqlite:////tmp/shop.sqlite3",
+            {"ENGINE": "django.db.backends.sqlite3", "NAME": Path("/tmp/shop.sqlite3")},
+        ),
+    ],
+)
+def test_database_url_is_parsed(url: str, expected: dict[str, Any]) -> None:
+    """DATABASE_URL becomes the DATABASES entry Django needs for each supported scheme."""
+    assert database_from_url(url, Path("/base")) == expected
+
+
+@pytest.mark.parametrize("url", ["oracle://u@h/db", "postgres://postgres@127.0.0.1:5432/"])
+def test_database_url_errors_are_explained(url: str) -> None:
+    """An unknown scheme or a missing database name is refused with a ValueError."""
+    with pytest.raises(ValueError, match="DATABASE_URL"):
+        database_from_url(url, Path("/base"))
+
+
+# --- The demo command -------------------------------------------------------------------
+
+
+def _run_demo(using: str, rows: int = 200) -> str:
+    buf = io.StringIO()
+    call_command("demo", rows=rows, database=using, stdout=buf)
+    return re.sub(r"\x1b\[[0-9;]*m", "", buf.getvalue())
+
+
+def _number(pattern: str, text: str) -> int:
+    match = re.search(pattern, text, re.MULTILINE)
+    assert match is not None, f"{pattern!r} not in the demo's output:\n{text}"
+    return int(match.group(1))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_prints_what_the_database_holds(using: str, outbox: None) -> None:
+    """Every figure the demo prints about data and triggers matches the database."""
+    output = _run_demo(using)
+    audit = _audit_counts()
+    assert _number(r"audit entries in database: (\d+)$", output) == AuditEntry.objects.count()
+    printed = {
+        m.group(1): tuple(int(n) for n in m.groups()[1:])
+        for m in re.finditer(r"^  (shop\.\w+) +(\d+) +(\d+) +(\d+)$", output, re.MULTILINE)
+    }
+    assert printed == {
+        model: (audit[model, "create"], audit[model, "update"], audit[model, "delete"])
+        for model, _ in audit
+    }
+    steps = re.findall(
+        r"^ +\d+  .{30} +(\d+|refused) +(\d+) +(\d+) +(\d+) +[\d.]+$", output, re.MULTILINE
+    )
+    assert len(steps) == 13
+    assert sum(int(added) for _, added, _, _ in steps) == AuditEntry.objects.count()
+    assert [rows for rows, *_ in steps].count("refused") == 2
+    shipped = Order.objects.filter(status="shipped")
+    assert _number(r"orders with shipped_at: (\d+)$", output) == shipped.count() > 0
+    assert shipped.filter(shipped_at__isnull=True).count() == 0
+    assert _number(r"shipping notifications sent: (\d+)$", output) == shipped.count()
+    assert sorted(n.order_id for n in notifications.sent(using)) == sorted(
+        shipped.values_list("pk", flat=True)
+    )
+    assert _number(r"^  orders: (\d+) ", output) == Order.objects.count()
+    assert _number(r"order lines: (\d+)$", output) == OrderLine.objects.count()
+    assert (
+        _number(r"overdrawn: (\d+) of", output)
+        == Account.objects.filter(status="overdrawn").count()
+    )
+    matching = _number(r"^  checks: (\d+)/", output)
+    assert matching == Order.objects.count() and _stored_totals() == _expected_totals()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_resets_what_a_previous_run_left(using: str, outbox: None) -> None:
+    """A second run starts from the first run's leftovers, deletes them, and ends the same."""
+    first = _run_demo(using, rows=60)
+    left = {m: m.objects.count() for m in SHOP_MODELS}
+    second = _run_demo(using, rows=60)
+    reset = re.search(
+        r"deleted (\d+) audit entries, (\d+) order lines, (\d+) orders, (\d+) accounts", second
+    )
+    assert reset is not None
+    assert tuple(int(n) for n in reset.groups()) == (
+        left[AuditEntry],
+        left[OrderLine],
+        left[Order],
+        left[Account],
+    )
+    assert left[AuditEntry] > 0
+    pattern = r"audit entries in database: (\d+)$"
+    assert _number(pattern, second) == _number(pattern, first) == AuditEntry.objects.count()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"rows": 2}, "at least 3"), ({"database": "nowhere"}, "No database 'nowhere'")],
+)
+def test_demo_refuses_bad_options(options: dict[str, Any], message: str) -> None:
+    """Too few rows or an unknown database alias is a CommandError, before any query."""
+    with pytest.raises(CommandError, match=message):
+        call_command("demo", stdout=io.StringIO(), **options)
+
+
+# --- What each example trigger claims ---------------------------------------------------
+
+
+def _ship_by_bulk_update(orders: list[Order]) -> None:
+    for order in orders:
+        order.status = "shipped"
+    Order.objects.bulk_update(orders, ["status"])
+
+
+def _ship_by_update(orders: list[Order]) -> None:
+    Order.objects.filter(pk__in=[o.pk for o in orders]).update(status="shipped")
+
+
+def _ship_by_aupdate(orders: list[Order]) -> None:
+    async_to_sync(Order.objects.filter(pk__in=[o.pk for o in orders]).aupdate)(status="shipped")
+
+
+def _ship_by_save_update_fields(orders: list[Order]) -> None:
+    for order in orders:
+        order.status = "shipped"
+        order.save(update_fields=["status"])
+
+
+def _ship_by_save(orders: list[Order]) -> None:
+    for order in orders:
+        order.status = "shipped"
+        order.save()
+
+
+@pytest.mark.parametrize(
+    "ship",
+    [
+        _ship_by_bulk_update,
+        _ship_by_update,
+        _ship_by_aupdate,
+        _ship_by_save_update_fields,
+        _ship_by_save,
+    ],
+    ids=lambda f: f.__name__.removeprefix("_ship_by_"),
+)
+def test_shipping_sets_shipped_at(using: str, ship: Callable[[list[Order]], None]) -> None:
+    """ShipOrder stamps shipped_at on exactly the orders that become shipped, on any path."""
+    orders = _make_orders(3, status="paid")
+    started = timezone.now()
+    ship(orders[:2])
+    finished = timezone.now()
+    stamps: dict[int, datetime | None] = dict(Order.objects.values_list("pk", "shipped_at"))
+    for order in orders[:2]:
+        stamp = stamps[order.pk]
+        assert stamp is not None and started <= stamp <= finished
+    assert stamps[orders[2].pk] is None
+
+
+def _add_line(a: Order, b: Order) -> None:
+    OrderLine.objects.bulk_create(
+        [OrderLine(order=a, sku="KETTLE", quantity=1, unit_price=Decimal("39.99"))]
+    )
+
+
+def _raise_quantities(a: Order, b: Order) -> None:
+    OrderLine.objects.filter(order=a).update(quantity=F("quantity") + 2)
+
+
+def _reprice(a: Order, b: Order) -> None:
+    lines = list(a.lines.all())
+    for line in lines:
+        line.unit_price += Decimal("1.25")
+    OrderLine.objects.bulk_update(lines, ["unit_price"])
+
+
+def _move_line(a: Order, b: Order) -> None:
+    line = a.lines.get(sku="MUG")
+    line.order = b
+    OrderLine.objects.bulk_update([line], ["order"])
+
+
+def _save_line(a: Order, b: Order) -> None:
+    line = a.lines.get(sku="TEA")
+    line.quantity = 7
+    line.save()
+
+
+def _delete_line(a: Order, b: Order) -> None:
+    a.lines.get(sku="TEA").delete()
+
+
+def _delete_lines(a: Order, b: Order) -> None:
+    OrderLine.objects.filter(order=a, sku__in=["TEA", "MUG"]).delete()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_add_line, _raise_quantities, _reprice, _move_line, _save_line, _delete_line, _delete_lines],
+    ids=lambda f: f.__name__.removeprefix("_"),
+)
+def test_order_total_follows_its_lines(using: str, change: Callable[[Order, Order], None]) -> None:
+    """RecomputeTotals keeps every order's total equal to the sum of its lines."""
+    a, b = _make_orders(2)
+    assert _stored_totals() == {a.pk: ORDER_TOTAL, b.pk: ORDER_TOTAL}
+    change(a, b)
+    totals = _stored_totals()
+    assert totals[a.pk] != ORDER_TOTAL
+    assert totals == _expected_totals()
+
+
+def _cancel_shipped_by_update(orders: list[Order]) -> None:
+    Order.objects.filter(pk=orders[0].pk).update(status="cancelled")
+
+
+def _cancel_shipped_in_a_valid_batch(orders: list[Order]) -> None:
+    shipped, paid = orders
+    shipped.status, paid.status = "cancelled", "shipped"
+    Order.objects.bulk_update([paid, shipped], ["status"])
+
+
+def _cancel_shipped_by_save(orders: list[Order]) -> None:
+    orders[0].status = "cancelled"
+    orders[0].save(update_fields=["status"])
+
+
+def _create_zero_quantity(orders: list[Order]) -> None:
+    OrderLine.objects.bulk_create(
+        OrderLine(order=orders[1], sku="TEA", quantity=quantity, unit_price=Decimal("4.50"))
+        for quantity in (3, 0)
+    )
+
+
+def _price_below_zero(orders: list[Order]) -> None:
+    OrderLine.objects.filter(order=orders[1]).update(unit_price=F("unit_price") - Decimal("10.00"))
+
+
+def _create_negative_quantity(orders: list[Order]) -> None:
+    OrderLine.objects.create(order=orders[1], sku="TEA", quantity=-1, unit_price=Decimal("4.50"))
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        _cancel_shipped_by_update,
+        _cancel_shipped_in_a_valid_batch,
+        _cancel_shipped_by_save,
+        _create_zero_quantity,
+        _price_below_zero,
+        _create_negative_quantity,
+    ],
+    ids=lambda f: f.__name__.removeprefix("_"),
+)
+def test_validation_refuses_and_leaves_the_database_unchanged(
+    using: str, attempt: Callable[[list[Order]], None]
+) -> None:
+    """A before trigger's ValidationError refuses the whole write: no row, no audit entry."""
+    shipped, paid = _make_orders(2)
+    orders = [_set_status(shipped, "shipped"), _set_status(paid, "paid")]
+    before = _dump()
+    with pytest.raises(ValidationError) as refused:
+        attempt(orders)
+    assert refused.value.messages
+    assert _dump() == before
+
+
+def test_audit_trail_records_create_update_delete(using: str) -> None:
+    """The audit triggers write one entry per change with the changed fields, none for no-ops."""
+    account = Account.objects.create(name="Ada", balance=Decimal("10.00"))
+    Account.objects.filter(pk=account.pk).update(balance=F("balance") - Decimal("15.00"))
+    Account.objects.filter(pk=account.pk).update(name="Ada")  # Writes what is stored.
+    Account.objects.get(pk=account.pk).delete()
+    entries = AuditEntry.objects.filter(model="shop.Account", object_pk=str(account.pk))
+    assert list(entries.order_by("pk").values_list("action", "changes")) == [
+        ("create", {"name": "Ada", "balance": "10.00", "status": "active"}),
+        ("update", {"balance": ["10.00", "-5.00"], "status": ["active", "overdrawn"]}),
+        ("delete", {"name": "Ada", "balance": "-5.00", "status": "overdrawn"}),
+    ]
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["fresh", "stale"])
+def test_paying_debits_the_stored_totals(using: str, stale: bool) -> None:
+    """ChargeAccount debits what the paid orders hold in the database, and flags overdraft."""
+    orders = _make_orders(2, status="placed", balance="30.00")
+    if stale:  # The caller's objects still say 21.00 each; the database now says 30.00.
+        OrderLine.objects.filter(order__in=orders, sku="TEA").update(quantity=4)
+    for order in orders:
+        order.status = "paid"
+    Order.objects.bulk_update(orders, ["status"])
+    account = Account.objects.get()
+    debit = sum(Order.objects.values_list("total", flat=True), Decimal("0.00"))
+    assert debit == (Decimal("60.00") if stale else 2 * ORDER_TOTAL)
+    assert (account.balance, account.status) == (Decimal("30.00") - debit, "overdrawn")
+
+
+@pytest.mark.parametrize("outcome", ["commit", "rollback"])
+def test_shipping_notifications_wait_for_the_commit(
+    using: str, outbox: None, outcome: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    """NotifyShipping sends once the transaction commits, and never after a rollback."""
+    orders = _make_orders(3, status="paid")
+    capture = django_capture_on_commit_callbacks(using=using, execute=True)
+    with capture as callbacks, transaction.atomic(using=using):
+        Order.objects.filter(pk__in=[o.pk for o in orders[:2]]).update(status="shipped")
+        assert notifications.sent(using) == []
+        if outcome == "rollback":
+            transaction.set_rollback(True, using=using)
+    sent = sorted(n.order_id for n in notifications.sent(using))
+    if outcome == "commit":
+        assert sent == [o.pk for o in orders[:2]]
+    else:
+        assert (sent, callbacks) == ([], [])
+
+
+def test_triggers_are_plain_python() -> None:
+    """Example triggers run on unsaved instances, with no database and no dispatcher."""
+    paid, stored = Order(pk=1, status="shipped"), Order(pk=1, status="paid")
+    ShipOrder().on_before_update([paid], [stored])
+    assert paid.shipped_at is not None
+    EnforceOrderWorkflow().on_before_update([paid], [stored])  # paid -> shipped is allowed.
+    with pytest.raises(ValidationError, match="cannot go from 'shipped' to 'cancelled'"):
+        EnforceOrderWorkflow().on_before_update(
+            [Order(pk=1, status="cancelled")], [Order(pk=1, status="shipped")]
+        )
+
+
+def test_triggers_register_per_model_in_order() -> None:
+    """The generic Audit registers only through its subclasses; Order's run in declared order."""
+    assert Audit not in registry and AccountAudit in registry
+    assert AccountAudit.model is Account
+    assert registry.for_model(Order, "update") == (
+        EnforceOrderWorkflow,
+        NotifyShipping,
+        ShipOrder,
+        ChargeAccount,
+        OrderAudit,
+    )
