@@ -1,0 +1,160 @@
+"""Chunks: large operations run before stage, write, after stage per CHUNK_SIZE rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import connections
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+
+from bulk_triggers import bypass
+from bulk_triggers.registry import registry
+from tests.recorder import record
+from tests.testapp.models import Customer, Item
+
+ROWS = 230
+CHUNK = 50
+SIZES = [50, 50, 50, 50, 30]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_registry() -> Iterator[None]:
+    with registry.isolated():
+        yield
+
+
+@pytest.fixture
+def chunked(settings: Any) -> None:
+    """Make chunks of 50 rows."""
+    settings.BULK_TRIGGERS = {"CHUNK_SIZE": CHUNK}
+
+
+def _rows() -> list[int]:
+    """Store ROWS items, every other one with a customer; return their pks in order."""
+    with bypass():
+        customer = Customer.objects.create(name="c")
+        Item.objects.bulk_create(
+            Item(name=f"i{n:04}", amount=n, customer=customer if n % 2 else None)
+            for n in range(ROWS)
+        )
+    return list(Item.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def _changed(objs: list[Item]) -> list[Item]:
+    for obj in objs:
+        obj.amount += 1000
+    return objs
+
+
+# name -> (event, operation, its expected return value)
+OPERATIONS: dict[str, tuple[str, Callable[[], Any], Any]] = {
+    "update": ("update", lambda: Item.objects.update(status="done"), ROWS),
+    "update_f": ("update", lambda: Item.objects.update(amount=F("amount") + 1), ROWS),
+    "update_filtered_on_updated_column": (
+        "update",
+        lambda: Item.objects.filter(status="new").update(status="done"),
+        ROWS,
+    ),
+    "update_across_relation": (
+        "update",
+        lambda: Item.objects.filter(customer__name="c").update(note="c"),
+        ROWS // 2,
+    ),
+    "bulk_update": (
+        "update",
+        lambda: Item.objects.bulk_update(_changed(list(Item.objects.all())), ["amount"]),
+        ROWS,
+    ),
+    "delete": ("delete", lambda: Item.objects.all().delete(), (ROWS, {"testapp.Item": ROWS})),
+    "delete_filtered": (
+        "delete",
+        lambda: Item.objects.filter(amount__gte=0).delete(),
+        (ROWS, {"testapp.Item": ROWS}),
+    ),
+    "bulk_create": (
+        "create",
+        lambda: len(Item.objects.bulk_create(Item(name=f"n{n}") for n in range(ROWS))),
+        ROWS,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", [n for n in OPERATIONS if n != "update_across_relation"])
+def test_each_chunk_runs_before_write_after_and_commit_once(
+    using: str, chunked: None, name: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    """230 rows in chunks of 50: five calls per stage of 50, 50, 50, 50, 30 rows, each row once."""
+    event, run, expected_result = OPERATIONS[name]
+    existing = _rows()
+    side = "old" if event == "delete" else "new"
+    rec = record(Item, events=[event])
+    with django_capture_on_commit_callbacks(using=using, execute=True):
+        assert run() == expected_result
+    stages = [call.stage for call in rec.calls]
+    assert stages == ["before", "after"] * len(SIZES) + ["commit"] * len(SIZES)
+    expected_pks = sorted(existing) if event != "create" else None
+    for stage in ("before", "after", "commit"):
+        calls = rec.of(stage, event)
+        assert [len(call.column("pk", side)) for call in calls] == SIZES
+        pks = rec.column(stage, event, "pk", side)
+        if stage != "before" or event != "create":
+            assert len(set(pks)) == ROWS
+        if expected_pks is not None:
+            assert sorted(pks) == expected_pks
+        if event == "update":
+            assert all(c.column("pk") == c.column("pk", "old") for c in calls)
+    if event == "create":
+        assert sorted(rec.column("after", event, "pk")) == sorted(
+            set(Item.objects.values_list("pk", flat=True)) - set(existing)
+        )
+
+
+def test_relation_filter_is_chunked_over_the_matching_rows_only(using: str, chunked: None) -> None:
+    """An update filtered across a relation chunks the 115 matching rows: 50, 50, 15."""
+    existing = _rows()
+    rec = record(Item, stages=["before", "after"], events=["update"])
+    assert Item.objects.filter(customer__name="c").update(note="c") == ROWS // 2
+    assert [len(call.new or []) for call in rec.of("before", "update")] == [50, 50, 15]
+    assert sorted(rec.column("after", "update", "pk")) == existing[1::2]
+    assert Item.objects.filter(note="c").count() == ROWS // 2
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_statements_per_chunk_are_constant(using: str, chunked: None, name: str) -> None:
+    """Every chunk issues the same statements: one load, the same writes, whatever its size."""
+    event, run, _ = OPERATIONS[name]
+    _rows()
+    marks: list[tuple[str, int]] = []
+    with CaptureQueriesContext(connections[using]) as queries:
+
+        def mark(stage: str) -> Callable[..., None]:
+            return lambda *rows: marks.append((stage, len(queries.captured_queries)))
+
+        record(Item, events=[event], hooks={(s, event): mark(s) for s in ("before", "after")})
+        run()
+    statements = [q["sql"].split(None, 1)[0].upper() for q in queries.captured_queries]
+    befores = [n for stage, n in marks if stage == "before"]
+    afters = [n for stage, n in marks if stage == "after"]
+    assert len(befores) == len(afters) == (3 if name == "update_across_relation" else 5)
+    writes = [statements[b:a] for b, a in zip(befores, afters, strict=True)]
+    loads = [statements[a:b] for a, b in zip(afters, befores[1:], strict=False)]
+    assert writes[0] and all(w == writes[0] for w in writes), writes
+    assert all(load == loads[0] for load in loads), loads
+
+
+def test_before_changes_are_written_in_every_chunk(using: str, chunked: None) -> None:
+    """A before trigger's change to each row is written in all five chunks."""
+    _rows()
+
+    def stamp(new: list[Item], old: list[Item]) -> None:
+        for row in new:
+            row.note = f"was {row.amount - 1}"
+
+    record(Item, stages=["before"], events=["update"], hooks={("before", "update"): stamp})
+    assert Item.objects.update(amount=F("amount") + 1) == ROWS
+    rows = list(Item.objects.values_list("amount", "note"))
+    assert len(rows) == ROWS
+    assert all(note == f"was {amount - 1}" for amount, note in rows)
