@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import copy
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from django.db import models, transaction
+from django.db.models import Value
+from django.db.models.functions import Cast
+from django.db.models.sql.where import WhereNode
 
 from bulk_triggers.dispatch import Dispatch, Snapshot, chunks, triggers_for, writable_attnames
 from bulk_triggers.instance import save_instance
@@ -153,7 +157,7 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
             return super().update(**kwargs)
         using = self._write_alias()
         dispatch = Dispatch(self.model, "update", using, triggers)
-        plain: models.QuerySet[M] = models.QuerySet(model=self.model, using=using)
+        target = _update_target(self, using)
         updated = 0
         with transaction.atomic(using=using):
             _refuse_as_django_would(models.QuerySet.update, self, **kwargs)
@@ -165,7 +169,7 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
                 )
                 dispatch.before(new, old)
                 changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
-                updated += plan.write(plain, new, changes)
+                updated += plan.write(target, new, changes)
                 dispatch.after(new, old)
         self._result_cache = None
         return updated
@@ -206,6 +210,22 @@ def _check_instances(model: type[models.Model], objs: Sequence[Any], operation: 
             )
 
 
+def _update_target(queryset: models.QuerySet[Any], using: str) -> models.QuerySet[Any]:
+    """Return a plain queryset to write through, with the annotations update() may reference.
+
+    Django inlines annotations into update values (``annotate(x=…).update(f=F("x"))``);
+    rows are then picked by primary key, so the original filter is dropped.
+    """
+    query = queryset.query
+    if not query.annotations or len(query.alias_map) > 1:
+        return models.QuerySet(model=queryset.model, using=using)
+    chained = query.chain()
+    chained.where = WhereNode()
+    chained.clear_ordering(force=True)
+    chained.clear_limits()
+    return models.QuerySet(model=queryset.model, query=chained, using=using)
+
+
 def _refuse_as_django_would(method: Any, queryset: models.QuerySet[Any], **kwargs: Any) -> Any:
     """Run Django's own ``method`` on an empty copy of ``queryset`` and return its result.
 
@@ -244,13 +264,17 @@ class _UpdatePlan:
         self.computed: dict[int, str] = {}  # concrete field index -> annotation name
         self.annotations: dict[str, Any] = {}
         self.written = []
+        self.normalizers: list[tuple[int, Callable[[Any], Any]]] = []
         for name, value in values.items():
             field = opts.get_field(name)
             index = opts.concrete_fields.index(field)
             self.written.append(field.attname)  # type: ignore[union-attr]
-            if hasattr(value, "resolve_expression"):
+            numeric = field.get_internal_type() in _NUMERIC
+            if field.get_internal_type() == "DecimalField":
+                self.normalizers.append((index, _quantizer(field)))
+            if hasattr(value, "resolve_expression") or numeric:
                 alias = f"bulk_triggers_new_{index}"
-                self.annotations[alias] = value
+                self.annotations[alias] = _as_stored(field, value) if numeric else value
                 self.computed[index] = alias
             else:
                 self.targets[index] = _to_python(field, value)
@@ -275,6 +299,8 @@ class _UpdatePlan:
                 values[index] = value
             for index, position in computed:
                 values[index] = row[position]
+            for index, normalize in self.normalizers:
+                values[index] = normalize(values[index])
             old.append(from_db(using, self.attnames, _copied(stored)))
             new.append(from_db(using, self.attnames, values))
         return new, old
@@ -295,6 +321,39 @@ class _UpdatePlan:
         for change, group in groups.items():
             updated += plain.bulk_update(group, sorted(set(self.written) | change))
         return updated
+
+
+# Storing a number rounds or truncates it to the column's type (2.5 in an integer
+# column, 3.525 in a DECIMAL(10, 2)); CAST does the same in the SELECT, so that new holds
+# what the UPDATE will store, by the database's own rules.
+_NUMERIC = frozenset(
+    {
+        "DecimalField",
+        "FloatField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+    }
+)
+
+
+def _quantizer(field: Any) -> Callable[[Any], Any]:
+    """Round a computed decimal as reading the column would (SQLite stores it unrounded)."""
+    exponent = Decimal(1).scaleb(-field.decimal_places)
+
+    def quantize(value: Any) -> Any:
+        return value if value is None else Decimal(value).quantize(exponent, context=field.context)
+
+    return quantize
+
+
+def _as_stored(field: Any, value: Any) -> Any:
+    if not hasattr(value, "resolve_expression"):
+        value = Value(value, output_field=field)
+    return Cast(value, output_field=field)
 
 
 def _to_python(field: Any, value: Any) -> Any:
