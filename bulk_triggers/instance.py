@@ -44,6 +44,10 @@ def save_instance(
         if not creating:
             return save(**options)
         return _save_new(instance, save, options, creating)
+    if not updating and not instance._state.adding:
+        # Loaded rows are updated, as Django assumes; only a new instance with an explicit
+        # primary key needs the lookup to know whether Django will insert it.
+        return save(**options)
     with transaction.atomic(using=using):
         old = load_by_pk(model, [instance.pk], using).get(instance.pk)
         if old is None:
