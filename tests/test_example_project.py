@@ -496,3 +496,22 @@ def test_triggers_register_per_model_in_order() -> None:
         ChargeAccount,
         OrderAudit,
     )
+
+
+def test_admin_forms_show_trigger_refusals_as_form_errors(using: str) -> None:
+    """The admin's forms run the validating triggers, so a refusal is a form error, not a 500."""
+    from django.forms import modelform_factory
+
+    from shop.forms import OrderForm, OrderLineForm
+
+    order = _set_status(_make_orders(1)[0], "shipped")
+    before = _dump()
+    order_form = modelform_factory(Order, form=OrderForm, fields=["account", "status"])(
+        {"account": order.account_id, "status": "cancelled"}, instance=order
+    )
+    line_form = modelform_factory(OrderLine, form=OrderLineForm, fields="__all__")(
+        {"order": order.pk, "sku": "TEA", "quantity": "0", "unit_price": "4.50"}
+    )
+    assert not order_form.is_valid() and "cannot go from" in order_form.errors["status"][0]
+    assert not line_form.is_valid() and "below 1" in line_form.non_field_errors()[0]
+    assert _dump() == before
