@@ -118,10 +118,13 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         using = self._write_alias()
         dispatch = Dispatch(self.model, "update", using, triggers)
         plain = self._plain(using)
+        # Lock rows in primary key order, as update() and delete() do, so that concurrent
+        # writers cannot deadlock on each other's chunks.
+        ordered = sorted(objs, key=lambda obj: obj.pk)
         watched = [name for name in writable_attnames(self.model) if name not in written]
         updated = 0
         with transaction.atomic(using=using):
-            for chunk in chunks(objs):
+            for chunk in chunks(ordered):
                 stored = load_by_pk(self.model, {obj.pk for obj in chunk}, using)
                 new: list[M] = [obj for obj in chunk if obj.pk in stored]
                 old = [stored[obj.pk] for obj in new]

@@ -30,13 +30,15 @@ def locked(queryset: QS, *, only_self: bool = False) -> QS:
 def load_by_pk(
     model: type[models.Model], pks: Iterable[Any], using: str
 ) -> dict[Any, models.Model]:
-    """Return the stored rows with the given primary keys, locked, in one query.
+    """Return the stored rows with the given primary keys, locked in key order, in one query.
 
     Reads through the model's base manager on ``using``, so that neither a default
     manager's filters nor the database router hide or redirect rows.
     """
-    queryset = model._base_manager.db_manager(using).filter(pk__in=list(pks)).order_by()
-    return {row.pk: row for row in locked(queryset)}
+    queryset = model._base_manager.db_manager(using).filter(pk__in=list(pks))
+    # Primary key order makes InnoDB range-scan just these keys and lock them in the
+    # same order as every other writer, instead of scanning (and waiting on) other rows.
+    return {row.pk: row for row in locked(queryset.order_by("pk"))}
 
 
 def selection(queryset: models.QuerySet[Any], using: str) -> models.QuerySet[Any]:
