@@ -1,0 +1,105 @@
+# Everything a contributor or CI runs. Each target creates .venv first when needed, so a
+# fresh clone needs no other set-up step: `make demo` and `make test` are the README's two.
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+# Written after a complete install; pyproject.toml changes make it stale.
+STAMP := $(VENV)/.bulk_triggers-installed
+BENCH_STAMP := $(VENV)/.bulk_triggers-bench-installed
+
+# Extra arguments: `make test-fast PYTEST_ARGS="-k bulk_update -x"`,
+# `make test-matrix NOX_ARGS="-s 'tests(django6.1)'"`.
+PYTEST_ARGS ?=
+NOX_ARGS ?=
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+.PHONY: help venv test test-fast test-matrix lint demo compat bench clean
+
+help:
+	@echo "make demo         set up .venv, migrate the example project on SQLite, run its demo"
+	@echo "make test         the whole suite: on .venv's Django, then on every Django series"
+	@echo "                  of the nox matrix whose Python is installed"
+	@echo "make test-fast    the suite on .venv's Django only (PYTEST_ARGS=... to narrow it)"
+	@echo "make test-matrix  the nox matrix only (NOX_ARGS=... to pick sessions)"
+	@echo "make lint         ruff check, ruff format --check, mypy --strict on the package"
+	@echo "make compat       the compatibility checks in tests/compat/"
+	@echo "make bench        the benchmarks"
+	@echo "make clean        remove .venv, .nox and every generated file"
+
+venv: $(STAMP)
+
+# `make .venv` works too; the real work hangs off the stamp inside it.
+$(VENV): $(STAMP)
+	@:
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { \
+		echo "make: '$(PYTHON)' not found; install Python 3.10 or newer, or pass PYTHON=/path/to/python3." >&2; \
+		exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { \
+		echo "make: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); bulk_triggers needs 3.10 or newer (PYTHON=python3.12 make ...)." >&2; \
+		exit 1; }
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	@echo "$(VPY) -m pip install --quiet -e '.[test,lint]'  (a minute or two the first time)"
+	@$(VPY) -m pip install --quiet -e '.[test,lint]' || { \
+		echo "" >&2; \
+		echo "make: installing into $(VENV) failed. If the error above comes from mysqlclient" >&2; \
+		echo "      ('Can not find valid pkg-config name', 'mysql_config not found'), its build" >&2; \
+		echo "      needs the MariaDB/MySQL client headers and pkg-config. On Debian or Ubuntu:" >&2; \
+		echo "          sudo apt-get install default-libmysqlclient-dev pkg-config build-essential python3-dev" >&2; \
+		echo "      then run make again." >&2; \
+		exit 1; }
+	@touch $@
+
+# One after the other (their test databases share names), and both always run.
+test: venv
+	@status=0; \
+	$(MAKE) --no-print-directory test-fast || status=1; \
+	$(MAKE) --no-print-directory test-matrix || status=1; \
+	exit $$status
+
+test-fast: venv
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+# Without CI set, nox skips a session whose Python is not installed; with CI set, it fails.
+test-matrix: venv
+	$(VPY) -m nox $(NOX_ARGS) $(if $(strip $(PYTEST_ARGS)),-- $(PYTEST_ARGS))
+
+# Run every check, then fail if any failed, so one run shows all problems.
+lint: venv
+	@status=0; \
+	echo "+ ruff check ."; $(VPY) -m ruff check . || status=1; \
+	echo "+ ruff format --check ."; $(VPY) -m ruff format --check . || status=1; \
+	echo "+ mypy (strict, files from pyproject.toml)"; $(VPY) -m mypy || status=1; \
+	exit $$status
+
+demo: venv
+	@test -f example_project/manage.py || { echo "make: example_project/manage.py is missing." >&2; exit 1; }
+	cd example_project && ../$(VPY) manage.py migrate --noinput
+	cd example_project && ../$(VPY) manage.py demo
+
+compat: venv
+	@test -f tests/compat/run.sh || { echo "make: tests/compat/run.sh is missing." >&2; exit 1; }
+	bash tests/compat/run.sh
+
+$(BENCH_STAMP): $(STAMP)
+	$(VPY) -m pip install -e '.[test,lint,bench]'
+	@touch $@
+
+bench: venv
+	@if [ -d benchmarks ]; then \
+		$(MAKE) --no-print-directory $(BENCH_STAMP) && $(VPY) -m benchmarks; \
+	else \
+		echo "make bench: there is no benchmarks/ package yet (it comes with issue 5)."; \
+	fi
+
+clean:
+	rm -rf $(VENV) .nox .compat bench-results build dist *.egg-info htmlcov \
+		.pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.*
+	rm -f *.sqlite3 example_project/*.sqlite3
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,93 @@
+"""The Django/Python test matrix: ``nox`` runs the suite once per supported Django series.
+
+Each session installs the project with its ``test`` extra and one pinned Django series into
+its own virtual environment under ``.nox/``, then runs pytest there. ``make test`` calls this
+after the run in ``.venv``; ``.ci/run`` calls it with ``CI`` set, which makes a missing
+interpreter an error instead of a skip (nox's own default).
+
+Environments are reused between runs, and dependencies are installed again only when
+``pyproject.toml`` or the session's Django pin changes. The database variables
+(``BULK_TRIGGERS_REQUIRE_DBS`` and the ``BULK_TRIGGERS_PG_*`` / ``BULK_TRIGGERS_MYSQL_*``
+connection settings) reach pytest unchanged, because nox passes the whole outer environment
+to the commands it runs. ``BULK_TRIGGERS_DB_SUFFIX`` gets the session's Django series
+appended, so sessions never share a test database and ``nox -j 2`` is safe.
+
+Arguments after ``--`` go to pytest: ``nox -- -k bulk_update -x``. Without uv (or behind a
+proxy only pip is configured for), ``nox -db virtualenv`` uses pip instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+
+# Each Django series on a Python it supports; 5.2 on 3.10 also proves the Python floor.
+MATRIX = [("3.10", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")]
+
+ROOT = Path(__file__).parent
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_venv = "yes"
+# uv makes a fresh environment in seconds instead of a minute; without it, plain virtualenv.
+nox.options.default_venv_backend = "uv|virtualenv"
+# Standalone Python builds cannot be downloaded here; an absent interpreter is skipped
+# locally and fails the run in CI.
+nox.options.download_python = "never"
+
+
+def _expose_pyenv_interpreters() -> None:
+    """Make pyenv's shims answer for every matrix Python, not only the globally active ones.
+
+    A machine with pyenv usually has one active version; the shim of any other
+    (``python3.12``) then refuses to run, and nox would report that Python as missing.
+    Adding the newest installed patch release of each matrix Python to ``PYENV_VERSION``
+    fixes that for this nox process only, keeping the active versions first.
+    """
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return
+    listing = subprocess.run(
+        [pyenv, "versions", "--bare"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    active = subprocess.run([pyenv, "version-name"], capture_output=True, text=True, check=False)
+    versions = active.stdout.strip().split(":") if active.returncode == 0 else []
+    for python, _django in MATRIX:
+        patches = [v for v in listing if re.fullmatch(rf"{re.escape(python)}\.\d+", v)]
+        if patches:
+            versions.append(max(patches, key=lambda v: int(v.rsplit(".", 1)[1])))
+    if versions:
+        os.environ["PYENV_VERSION"] = ":".join(dict.fromkeys(v for v in versions if v))
+
+
+_expose_pyenv_interpreters()
+
+
+def _install(session: nox.Session, django: str) -> None:
+    """Install the project and ``django`` unless this environment already has exactly that."""
+    requirements = ["-e", ".[test]", f"Django~={django}.0"]
+    fingerprint = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + " ".join(requirements).encode()
+    ).hexdigest()
+    stamp = Path(session.virtualenv.location) / ".bulk_triggers-installed"
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        session.log("dependencies are up to date (delete .nox/ to force a reinstall)")
+        return
+    session.install(*requirements)
+    stamp.write_text(fingerprint)
+
+
+@nox.session(allow_parallel=True)
+@nox.parametrize(
+    ("python", "django"), MATRIX, ids=[f"django{django}" for _python, django in MATRIX]
+)
+def tests(session: nox.Session, django: str) -> None:
+    """Run the suite on one Django series against every reachable database."""
+    _install(session, django)
+    suffix = os.environ.get("BULK_TRIGGERS_DB_SUFFIX", "") + "_dj" + django.replace(".", "")
+    session.run("python", "-m", "pytest", *session.posargs, env={"BULK_TRIGGERS_DB_SUFFIX": suffix})
