@@ -8,7 +8,18 @@ from typing import Any
 
 import pytest
 from django.db import transaction
-from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Concat, Lower, NullIf, Upper
 
 from bulk_triggers import bypass
@@ -71,6 +82,10 @@ UPDATES: dict[str, Update] = {
         Item.objects.all(),
         {"price": F("price") + F("amount")},
     ),
+    "integer_column_from_decimal_expression": lambda c: (
+        Item.objects.all(),
+        {"amount": F("price") + F("amount")},
+    ),
     "value": lambda c: (Item.objects.all(), {"status": Value("done")}),
     "mixed_plain_and_expressions": lambda c: (
         Item.objects.all(),
@@ -121,6 +136,10 @@ UPDATES: dict[str, Update] = {
         Item.objects.annotate(twice=F("amount") * 2),
         {"amount": F("twice")},
     ),
+    "annotated_reference_across_relation": lambda c: (
+        Item.objects.filter(customer__name="c1").annotate(twice=F("amount") * 2),
+        {"amount": F("twice")},
+    ),
     "aggregate_annotation_filter": lambda c: (
         Item.objects.annotate(siblings=Count("customer__item")).filter(siblings__gt=1),
         {"status": "shared"},
@@ -129,6 +148,33 @@ UPDATES: dict[str, Update] = {
         Item.objects.select_related("customer").filter(amount__gte=2),
         {"amount": F("amount") - 1},
     ),
+    "values_queryset": lambda c: (
+        Item.objects.values("name").filter(amount__gt=1),
+        {"amount": F("amount") + 1},
+    ),
+    "values_list_queryset": lambda c: (
+        Item.objects.values_list("pk", flat=True).filter(amount__lt=4),
+        {"status": "vl"},
+    ),
+    "only_queryset": lambda c: (Item.objects.only("name"), {"note": Upper("name")}),
+    "defer_queryset": lambda c: (Item.objects.defer("note", "data"), {"note": "deferred"}),
+    "filter_exists": lambda c: (
+        Item.objects.filter(Exists(Customer.objects.filter(pk=OuterRef("customer_id")))),
+        {"status": "has"},
+    ),
+    "filter_pk_in_subquery": lambda c: (
+        Item.objects.filter(pk__in=Item.objects.filter(amount__gte=3).values("pk")),
+        {"amount": F("amount") - 1},
+    ),
+    "extra_where": lambda c: (
+        Item.objects.extra(where=["amount >= 2"]),
+        {"status": "extra"},
+    ),
+    "select_for_update": lambda c: (
+        Item.objects.select_for_update().filter(amount__gt=2),
+        {"amount": F("amount") + 1},
+    ),
+    "random_order": lambda c: (Item.objects.order_by("?"), {"status": "random"}),
     "related_manager": lambda c: (c["c1"].item_set.all(), {"amount": F("amount") + 5}),
     "proxy": lambda c: (ItemProxy.objects.filter(amount__gt=1), {"name": Upper("name")}),
     "no_match": lambda c: (Item.objects.filter(amount__gt=100), {"amount": F("amount") + 1}),
@@ -218,3 +264,25 @@ def test_expression_sees_values_of_earlier_chunks_rows_unchanged(using: str, set
         ("c", 4, "c!"),
         ("d", 5, "d!"),
     ]
+
+
+@pytest.mark.parametrize("before_changes", [False, True], ids=["untouched", "before_changes"])
+def test_update_of_the_primary_key_moves_the_row(using: str, before_changes: bool) -> None:
+    """update(id=F("id") + 1000) as Django does it; stages pair the new key with the old row."""
+    _items()
+    a = Item.objects.get(name="a")
+
+    def touch(new: list[Item], old: list[Item]) -> None:
+        if before_changes:
+            for row in new:
+                row.note = "moved"
+
+    rec = record(
+        Item, stages=["before", "after"], events=["update"], hooks={("before", "update"): touch}
+    )
+    assert Item.objects.filter(name="a").update(id=F("id") + 1000) == 1
+    for stage in ("before", "after"):
+        call = rec.one(stage, "update")
+        assert (call.column("pk"), call.column("pk", "old")) == ([a.pk + 1000], [a.pk])
+    stored = Item.objects.values_list("pk", "note").get(name="a")
+    assert stored == (a.pk + 1000, "moved" if before_changes else "")

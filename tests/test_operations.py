@@ -464,6 +464,30 @@ OPS = [
         old=[{"name": "r", "seats": 3}],
     ),
     Op(
+        "restaurant_delete_keep_parents",
+        "delete",
+        lambda c: c["r"].delete(keep_parents=True),
+        setup=_restaurant,
+        model=Restaurant,
+        old=[{"name": "r", "seats": 3}],
+    ),
+    Op(
+        "customer_delete_cascading",
+        "delete",
+        lambda c: c["c1"].delete(),
+        setup=_customers,
+        model=Customer,
+        old=[{"name": "c1"}],
+    ),
+    Op(
+        "customer_queryset_delete_cascading",
+        "delete",
+        lambda c: Customer.objects.filter(name__in=["c1", "c2"]).delete(),
+        setup=_customers,
+        model=Customer,
+        old=[{"name": "c1"}, {"name": "c2"}],
+    ),
+    Op(
         "manager_only_delete",
         "delete",
         lambda c: ManagerOnly.objects.filter(name="m").delete(),
@@ -642,6 +666,34 @@ def test_save_chooses_create_or_update_like_django(using: str, path: str) -> Non
     assert rec.column("after", event, "label") == ["x"]
     assert model._base_manager.filter(label="x").count() == 1
     assert model._base_manager.count() == count + (event == "create")
+
+
+def test_saving_an_instance_whose_row_is_gone_is_a_create(using: str) -> None:
+    """Django inserts an instance whose row was deleted meanwhile: triggers see a create."""
+    item = Item.objects.create(name="gone", amount=1)
+    Item.objects.filter(pk=item.pk).delete()
+    rec = record(Item, stages=["before", "after"])
+    item.note = "x"
+    item.save()
+    assert rec.events() == [("before", "create"), ("after", "create")]
+    assert Item.objects.values_list("pk", "note").get() == (item.pk, "x")
+
+
+def test_bulk_update_of_a_deleted_row_skips_it_and_returns_djangos_count(using: str) -> None:
+    """bulk_update() hands triggers only the stored rows and returns Django's matched count."""
+    ctx = _abc()
+    Item.objects.filter(name="b").delete()
+    rec = record(Item, stages=["before", "after"], events=["update"])
+    objs = _set([ctx["a"], ctx["b"], ctx["c"]], amount=9)
+    with transaction.atomic(using=using):
+        with bypass():
+            expected = Item.objects.bulk_update(objs, ["amount"])
+        transaction.set_rollback(True, using=using)
+    assert Item.objects.bulk_update(objs, ["amount"]) == expected == 2
+    for stage in ("before", "after"):
+        assert rec.column(stage, "update", "name") == ["a", "c"]
+        assert rec.column(stage, "update", "name", side="old") == ["a", "c"]
+    assert sorted(Item.objects.values_list("name", "amount")) == [("a", 9), ("c", 9)]
 
 
 @pytest.mark.parametrize(
@@ -824,6 +876,14 @@ BAD = [
         model=Place,
     ),
     Bad("model_delete_unsaved", lambda c: Item(name="x").delete()),
+    Bad(
+        "save_force_update_of_missing_row",
+        lambda c: Item(pk=10**6, name="x").save(force_update=True),
+    ),
+    Bad(
+        "save_force_insert_and_force_update",
+        lambda c: c["a"].save(force_insert=True, force_update=True),
+    ),
 ]
 
 
