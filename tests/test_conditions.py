@@ -320,3 +320,12 @@ def test_wrong_arguments_raise(build: Any) -> None:
     """A condition built with the wrong arguments fails where it is built."""
     with pytest.raises(TypeError):
         build()
+
+
+def test_conditions_with_unhashable_values() -> None:
+    """Conditions on JSON values compare by value and can still be hashed."""
+    condition = ChangesTo("data", {"state": ["a"]})
+    assert condition.check(item(data={"state": ["a"]}), item(data={})) is True
+    assert condition.check(item(data={"state": ["a"]}), item(data={"state": ["a"]})) is False
+    assert hash(condition) == hash(ChangesTo("data", {"state": ["a"]}))
+    assert condition == ChangesTo("data", {"state": ["a"]})

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from pytest_django.fixtures import Settings
 
-from bulk_triggers import IsEqual, Trigger
+from bulk_triggers import IsEqual, Trigger, bypass
 from bulk_triggers.registry import registry
 from tests.testapp.models import Customer, Item, Log
 
@@ -168,6 +168,12 @@ def refuse_negative(self: Any, new: list[Item], *old: Any) -> None:
         raise ValidationError({"amount": f"negative for {', '.join(bad)}"})
 
 
+def refuse_deleting_b(self: Any, old: list[Item]) -> None:
+    """Refuse the whole batch when it would delete the item named b."""
+    if any(row.name == "b" for row in old):
+        raise ValidationError({"amount": "b must stay"})
+
+
 def _bulk_update_one_negative() -> None:
     rows = list(Item.objects.order_by("name"))
     for row in rows:
@@ -182,6 +188,7 @@ REFUSED: dict[str, Callable[[], Any]] = {
     "bulk_update": _bulk_update_one_negative,
     "update": lambda: Item.objects.update(amount=F("amount") - 2),
     "save": lambda: Item(name="x", amount=-1).save(),
+    "delete": lambda: Item.objects.filter(amount__gte=1).delete(),
 }
 
 
@@ -193,8 +200,10 @@ def test_validation_error_refuses_whole_batch(seeded: Snapshot, operation: str) 
         "Guard",
         on_before_create=refuse_negative,
         on_before_update=refuse_negative,
+        on_before_delete=refuse_deleting_b,
         on_after_create=lambda self, new: after.append(len(new)),
         on_after_update=lambda self, new, old: after.append(len(new)),
+        on_after_delete=lambda self, old: after.append(len(old)),
     )
     with pytest.raises(ValidationError) as raised:
         REFUSED[operation]()
@@ -491,3 +500,46 @@ def test_operation_on_explicit_alias(alias: str, operation: str) -> None:
     assert list(Item.objects.using(alias).values_list("amount", flat=True)) == [1]
     assert not Log.objects.using(alias).exists()
     assert not Item.objects.using("default").exists()
+
+
+@pytest.mark.parametrize("operation", ["bulk_create", "bulk_update", "update", "delete"])
+def test_failure_in_last_chunk_undoes_earlier_chunks(
+    seeded: Snapshot, settings: Settings, operation: str
+) -> None:
+    """Chunks of one operation are one atomic unit: a failure in the last undoes them all."""
+    settings.BULK_TRIGGERS = {"CHUNK_SIZE": 2}
+    with bypass():
+        Item.objects.bulk_create([Item(name=f"n{i}", amount=10 + i) for i in range(2)])
+    before = snapshot()
+    chunks: list[int] = []
+
+    def fail_on_last(self: Any, rows: list[Item], *old: Any) -> None:
+        chunks.append(len(rows))
+        Log.objects.create(kind=f"chunk {len(chunks)}")
+        if len(chunks) == 3:
+            raise ValidationError("refused in the last chunk")
+
+    define(
+        "LastChunk",
+        on_after_create=fail_on_last,
+        on_after_update=fail_on_last,
+        on_after_delete=fail_on_last,
+    )
+
+    def bulk_update() -> None:
+        rows = list(Item.objects.order_by("pk"))
+        for row in rows:
+            row.amount += 1
+        Item.objects.bulk_update(rows, ["amount"])
+
+    run = {
+        "bulk_create": lambda: Item.objects.bulk_create([Item(name=f"m{i}") for i in range(5)]),
+        "bulk_update": bulk_update,
+        "update": lambda: Item.objects.update(amount=F("amount") + 1),
+        "delete": lambda: Item.objects.all().delete(),
+    }[operation]
+    with pytest.raises(ValidationError):
+        run()
+    assert chunks[:2] == [2, 2]
+    assert len(chunks) == 3
+    assert snapshot() == before

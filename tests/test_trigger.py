@@ -11,6 +11,7 @@ from django.db import models
 
 from bulk_triggers import (
     ChangesTo,
+    Condition,
     HasChanged,
     IsEqual,
     Trigger,
@@ -517,3 +518,79 @@ def test_order_applies_to_commit_stage(using: str, django_capture_on_commit_call
     with django_capture_on_commit_callbacks(using=using, execute=True):
         Item.objects.create(name="x")
     assert ran == ["First", "Second", "Third"]
+
+
+def test_plain_mixin_allowed() -> None:
+    """A trigger may mix in plain classes, and inherits event methods from them."""
+    ran: list[int] = []
+
+    class CountingMixin:
+        def on_after_create(self, new: list[Item]) -> None:
+            ran.append(len(new))
+
+    class Counted(CountingMixin, Trigger[Item]):
+        pass
+
+    assert Counted.model is Item
+    assert registry.for_model(Item, "create") == (Counted,)
+    Counted().on_after_create([Item(name="a")])
+    assert ran == [1]
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        ("def on_after_updte(self, new, old): pass", "on_after_updte"),
+        ("def on_after_update(self, new): pass", "on_after_update"),
+        ("async def on_after_create(self, new): pass", "on_after_create"),
+    ],
+    ids=["typo", "signature", "async"],
+)
+def test_event_methods_from_mixins_are_checked(source: str, name: str) -> None:
+    """Event methods a trigger inherits from a plain mixin are validated like its own."""
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)
+    mixin = type("AuditMixin", (), {name: namespace[name]})
+    with pytest.raises(TriggerDefinitionError, match=name):
+        types.new_class(
+            "Mixed", (mixin, Trigger[Item]), {}, lambda ns: ns.update({"__module__": __name__})
+        )
+
+
+def test_generic_base_condition_checked_on_concrete_model() -> None:
+    """A generic base's condition is checked against each concrete model it is bound to."""
+
+    class StatusAudit(Trigger[M]):
+        condition = HasChanged("status")
+
+        def on_after_update(self, new: list[M], old: list[M]) -> None:
+            pass
+
+    class ItemStatusAudit(StatusAudit[Item]):
+        pass
+
+    assert registry.for_model(Item, "update") == (ItemStatusAudit,)
+    with pytest.raises(TriggerDefinitionError, match=r"CustomerStatusAudit.*'status'"):
+
+        class CustomerStatusAudit(StatusAudit[Customer]):
+            pass
+
+    assert registry.for_model(Customer, "update") == ()
+
+
+def test_custom_condition_fields_checked() -> None:
+    """The fields a custom condition declares in field_names() are checked too."""
+
+    class Reads(Condition):
+        def __init__(self, *names: str) -> None:
+            self.names = names
+
+        def check(self, new: Any, old: Any) -> bool:
+            return True
+
+        def field_names(self) -> tuple[str, ...]:
+            return self.names
+
+    define("Fine", condition=Reads("amount", "customer"), on_after_update=_update)
+    with pytest.raises(TriggerDefinitionError, match=r"Unfit.*'ammount'"):
+        define("Unfit", condition=Reads("name", "ammount"), on_after_update=_update)
