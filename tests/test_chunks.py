@@ -158,3 +158,28 @@ def test_before_changes_are_written_in_every_chunk(using: str, chunked: None) ->
     rows = list(Item.objects.values_list("amount", "note"))
     assert len(rows) == ROWS
     assert all(note == f"was {amount - 1}" for amount, note in rows)
+
+
+@pytest.mark.parametrize("chunk_size", [None, CHUNK], ids=["default_chunks", "chunks_of_50"])
+@pytest.mark.parametrize("operation", ["bulk_create", "bulk_update"])
+def test_batch_size_splits_statements_not_trigger_calls(
+    using: str, settings: Any, operation: str, chunk_size: int | None
+) -> None:
+    """batch_size=20 batches Django's statements; triggers still run once per chunk."""
+    if chunk_size:
+        settings.BULK_TRIGGERS = {"CHUNK_SIZE": chunk_size}
+    event = "create" if operation == "bulk_create" else "update"
+    if operation == "bulk_update":
+        _rows()
+    rec = record(Item, stages=["before", "after"], events=[event])
+    with CaptureQueriesContext(connections[using]) as queries:
+        if operation == "bulk_create":
+            result = len(Item.objects.bulk_create([Item(name=f"n{n}") for n in range(ROWS)], 20))
+        else:
+            result = Item.objects.bulk_update(_changed(list(Item.objects.all())), ["amount"], 20)
+    assert result == ROWS
+    sizes = SIZES if chunk_size else [ROWS]
+    for stage in ("before", "after"):
+        assert [len(call.new or []) for call in rec.of(stage, event)] == sizes
+    writes = [q for q in queries.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))]
+    assert len(writes) == sum(-(-size // 20) for size in sizes)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import models
 from django.db.models import Case, F, Value, When
+from django.db.models.functions import Upper
 
 from bulk_triggers.registry import registry
 from tests.recorder import Recorder, record
@@ -146,6 +147,19 @@ UPDATE_PATHS: dict[str, tuple[type[models.Model], Callable[[], Ctx], Callable[[C
     ),
     "related_update": (Item, _items, lambda c: c["c1"].item_set.update(amount=9)),
     "proxy_update": (Item, _items, lambda c: ItemProxy.objects.update(amount=4)),
+    "save_update_fields_by_relation_name": (
+        Item,
+        _items,
+        lambda c: _save(c["a"], update_fields=["customer"], customer=c["c2"]),
+    ),
+    "bulk_update_by_relation_name": (
+        Item,
+        _items,
+        lambda c: Item.objects.bulk_update(
+            _assign([c["a"], c["c"]], customer=c["c1"]), ["customer"]
+        ),
+    ),
+    "update_relation": (Item, _items, lambda c: Item.objects.update(customer=c["c2"])),
     "restaurant_save_update_fields": (
         Restaurant,
         _restaurants,
@@ -157,6 +171,16 @@ UPDATE_PATHS: dict[str, tuple[type[models.Model], Callable[[], Ctx], Callable[[C
         lambda c: Restaurant.objects.bulk_update(_assign([c["r"], c["s"]], seats=8), ["seats"]),
     ),
     "restaurant_update": (Restaurant, _restaurants, lambda c: Restaurant.objects.update(seats=8)),
+    "restaurant_update_parent_field": (
+        Restaurant,
+        _restaurants,
+        lambda c: Restaurant.objects.update(name=Upper("name")),
+    ),
+    "restaurant_save_parent_field": (
+        Restaurant,
+        _restaurants,
+        lambda c: _save(c["s"], update_fields=["name"], name="S"),
+    ),
     "manager_only_bulk_update": (
         ManagerOnly,
         _manager_only,
@@ -377,10 +401,9 @@ def test_changes_to_old_are_ignored(using: str, path: str) -> None:
     assert rec.column("after", "update", "note") == [""]
 
 
-def test_mutation_of_some_rows_in_an_expression_update_applies_the_expression_once(
-    using: str,
-) -> None:
-    """Rows a before trigger changed get F() + 1 once, like the untouched rows, plus the change."""
+@pytest.mark.parametrize("path", ["update_f", "bulk_update"])
+def test_mutation_of_some_rows_writes_every_row_once(using: str, path: str) -> None:
+    """Rows a before trigger changed get the same write as the others, once, plus the change."""
     _items()
 
     def mark_even(new: list[Item], old: list[Item]) -> None:
@@ -389,7 +412,13 @@ def test_mutation_of_some_rows_in_an_expression_update_applies_the_expression_on
                 row.note = "even"
 
     record(Item, stages=["before"], events=["update"], hooks={("before", "update"): mark_even})
-    count = Item.objects.update(amount=F("amount") + 1)
+    if path == "update_f":
+        count = Item.objects.update(amount=F("amount") + 1)
+    else:
+        objs = list(Item.objects.order_by("-pk"))
+        for obj in objs:
+            obj.amount += 1
+        count = Item.objects.bulk_update(objs, ["amount"])
     assert count == 3
     assert sorted(Item.objects.values_list("name", "amount", "note")) == [
         ("a", 2, "even"),

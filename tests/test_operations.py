@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, models, transaction
-from django.db.models import Case, F, Sum, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Sum, Value, When
 from django.db.models.functions import Coalesce, Concat, NullIf, Upper
 from django.test.utils import CaptureQueriesContext
 
@@ -751,6 +751,39 @@ def test_old_is_the_stored_row_not_the_instance(using: str, path: str) -> None:
     assert call.old_objects is not None and call.old_objects[0] is not a
 
 
+RELATED_WRITES: dict[str, tuple[Callable[[Ctx], Any], list[tuple[str, str | None, str | None]]]] = {
+    # name -> (run, [(item name, customer before, customer after)] per update call, in order)
+    "add": (lambda c: c["c1"].item_set.add(c["c"]), [("c", "c2", "c1")]),
+    "add_not_bulk": (lambda c: c["c1"].item_set.add(c["c"], bulk=False), [("c", "c2", "c1")]),
+    "update": (
+        lambda c: c["c1"].item_set.update(amount=F("amount")),
+        [("a", "c1", "c1"), ("b", "c1", "c1")],
+    ),
+    "remove": (lambda c: c["c1"].item_set.remove(c["a"]), [("a", "c1", None)]),
+    "clear": (lambda c: c["c1"].item_set.clear(), [("a", "c1", None), ("b", "c1", None)]),
+}
+
+
+@pytest.mark.parametrize("name", RELATED_WRITES)
+def test_related_manager_writes_fire_update_with_the_relation_change(using: str, name: str) -> None:
+    """add()/remove()/clear() of a reverse foreign key are updates of the items moved."""
+    ctx = _customers()
+    names = {ctx["c1"].pk: "c1", ctx["c2"].pk: "c2", None: None}
+    rec = record(Item, stages=["before", "after"])
+    run, expected = RELATED_WRITES[name]
+    run(ctx)
+    assert {call.event for call in rec.calls} == {"update"}
+    for stage in ("before", "after"):
+        rows = [
+            (new["name"], names[old["customer_id"]], names[new["customer_id"]])
+            for call in rec.of(stage, "update")
+            for new, old in zip(call.new or [], call.old or [], strict=True)
+        ]
+        assert rows == expected
+    moved = {n: names[c] for n, c in Item.objects.values_list("name", "customer_id")}
+    assert all(moved[item] == after for item, _, after in expected)
+
+
 def _available_other_aliases() -> list[Any]:
     return [
         pytest.param(alias, marks=pytest.mark.django_db(databases=["default", alias]))
@@ -987,3 +1020,93 @@ def test_operation_matching_no_row_fires_nothing_and_returns_djangos(
         expected = run()
     assert run() == expected
     assert rec.calls == []
+
+
+DELETES: dict[str, Callable[[], models.QuerySet[Any]]] = {
+    "across_relation": lambda: Item.objects.filter(customer__name="c1"),
+    "distinct": lambda: Item.objects.filter(customer__name__startswith="c").distinct(),
+    "annotated": lambda: Item.objects.annotate(twice=F("amount") * 2).filter(twice__gt=2),
+    "aggregate_annotated": lambda: Item.objects.annotate(n=Count("customer__item")).filter(n__gt=1),
+    "select_related": lambda: Item.objects.select_related("customer").filter(amount__gte=2),
+    "ordered": lambda: Item.objects.order_by("-amount"),
+    "exists": lambda: Item.objects.filter(
+        Exists(Customer.objects.filter(pk=OuterRef("customer_id"), name="c2"))
+    ),
+    "only": lambda: Item.objects.only("name").filter(amount=1),
+    "extra_where": lambda: Item.objects.extra(where=["amount >= 2"]),
+    "pk_in_subquery": lambda: Item.objects.filter(
+        pk__in=Item.objects.filter(amount__gte=2).values("pk")
+    ),
+    "select_for_update": lambda: Item.objects.select_for_update().filter(amount=3),
+    "proxy": lambda: ItemProxy.objects.filter(amount=2),
+    "customer_cascade": lambda: Customer.objects.filter(name="c1"),
+}
+
+
+@pytest.mark.parametrize("name", DELETES)
+def test_queryset_delete_shapes_return_djangos_result_and_hand_over_the_rows(
+    using: str, name: str
+) -> None:
+    """delete() through joins, annotations, distinct…: Django's result; old = the rows deleted."""
+    _customers()
+    model = DELETES[name]().model._meta.concrete_model
+    initial = {row["id"]: row for row in model._base_manager.values()}
+    rec = record(model, stages=["before", "after"], events=["delete"])
+    with transaction.atomic(using=using):
+        matched = set(DELETES[name]().values_list("pk", flat=True))
+        with bypass():
+            expected = DELETES[name]().delete()
+        expected_rows = stored(Item), stored(Customer)
+        transaction.set_rollback(True, using=using)
+    assert matched
+    assert DELETES[name]().delete() == expected
+    assert (stored(Item), stored(Customer)) == expected_rows
+    for stage in ("before", "after"):
+        old = {r["pk"]: r for call in rec.of(stage, "delete") for r in call.old or []}
+        assert set(old) == matched
+        assert all({k: v for k, v in old[pk].items() if k != "pk"} == initial[pk] for pk in old)
+
+
+CONFLICTS: dict[str, dict[str, Any]] = {
+    "ignore_conflicts": {"ignore_conflicts": True},
+    "update_conflicts": {
+        "update_conflicts": True,
+        "unique_fields": ["code"],
+        "update_fields": ["label"],
+    },
+    "update_conflicts_without_unique_fields": {
+        "update_conflicts": True,
+        "update_fields": ["label"],
+    },
+}
+
+
+def _outcome(run: Callable[[], Any], using: str, rollback: bool) -> tuple[Any, ...]:
+    """Return ("ok", result shape, stored rows) or ("raised", type, message), in a savepoint."""
+    try:
+        with transaction.atomic(using=using):
+            result = ("ok", shape(run()), stored(CodeThing))
+            transaction.set_rollback(rollback, using=using)
+    except Exception as exc:
+        return ("raised", type(exc), str(exc))
+    return result
+
+
+@pytest.mark.parametrize("options", CONFLICTS)
+def test_bulk_create_conflict_options_behave_as_django(using: str, options: str) -> None:
+    """ignore_conflicts / update_conflicts: the result, error and stored rows are Django's."""
+    CodeThing.objects.create(code="e", label="old")
+    rec = record(CodeThing, stages=["before", "after"], events=["create"])
+
+    def run() -> Any:
+        objs = [CodeThing(code="e", label="dup"), CodeThing(code="n", label="new")]
+        return CodeThing.objects.bulk_create(objs, **CONFLICTS[options])
+
+    with bypass():
+        expected = _outcome(run, using, rollback=True)
+    got = _outcome(run, using, rollback=False)
+    assert got == expected
+    if got[0] == "ok":
+        assert rec.column("before", "create", "code") == ["e", "n"]
+    else:
+        assert rec.calls == []
