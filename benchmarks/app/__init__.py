@@ -1,0 +1,1 @@
+"""The benchmark's models: one shape, twice (plain Django and ``TriggerModelMixin``)."""

@@ -1,0 +1,101 @@
+"""The chart: ratios to plain Django (and to the hand-written floor) by operation and N."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.measure import VARIANT_LABELS
+from benchmarks.operations import BY_NAME
+
+# (operation, baseline key, target) per panel; the target line is drawn where there is one.
+PANELS: tuple[tuple[str, str, float | None], ...] = (
+    ("bulk_create", "ratio_plain", 1.10),
+    ("bulk_update", "ratio_plain", 1.10),
+    ("update_value", "ratio_plain", None),
+    ("update_f", "ratio_plain", None),
+    ("delete", "ratio_plain", None),
+    ("save_update", "ratio_plain", 1.6),
+    ("save_create", "ratio_plain", 1.2),
+    ("update_value", "ratio_floor", 0.9),
+    ("update_f", "ratio_floor", 0.9),
+    ("delete", "ratio_floor", 1.0),
+)
+COLORS = {"none": "tab:blue", "pair": "tab:orange", "ten": "tab:red", "floor": "tab:gray"}
+STYLES = {"sqlite": "-", "postgresql": "--"}
+MARKERS = {"sqlite": "o", "postgresql": "s"}
+
+
+def draw(rows: list[dict[str, Any]], meta: dict[str, Any], path: str) -> None:
+    """Draw one panel per (operation, baseline) and save the figure as a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [p for p in PANELS if any(r["operation"] == p[0] for r in rows)]
+    columns = 4
+    lines = -(-(len(panels) + 1) // columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.4 * lines))
+    flat = list(axes.flat)
+    handles: dict[str, Any] = {}
+    for ax, (operation, key, target) in zip(flat, panels, strict=False):
+        _panel(ax, rows, operation, key, target, handles)
+    legend_ax = flat[len(panels)]
+    legend_ax.axis("off")
+    legend_ax.legend(handles.values(), handles.keys(), loc="center", fontsize=9, frameon=False)
+    for ax in flat[len(panels) + 1 :]:
+        ax.axis("off")
+    title = "bulk_triggers: median time relative to plain Django / the hand-written floor"
+    if meta:
+        title += (
+            f"\n{meta.get('cpu', '')}, Python {meta.get('python')}, Django {meta.get('django')}, "
+            f"{', '.join(meta.get('databases', {}).values())}, {meta.get('date', '')[:10]}"
+        )
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _panel(
+    ax: Any,
+    rows: list[dict[str, Any]],
+    operation: str,
+    key: str,
+    target: float | None,
+    handles: dict[str, Any],
+) -> None:
+    base = "plain Django" if key == "ratio_plain" else "hand-written floor"
+    skip = "django" if key == "ratio_plain" else "floor"
+    highest = 1.0
+    for db in dict.fromkeys(r["db"] for r in rows):
+        for variant in COLORS:
+            if variant == skip:
+                continue
+            points = sorted(
+                (r["n"], r[key])
+                for r in rows
+                if r["db"] == db
+                and r["operation"] == operation
+                and r["variant"] == variant
+                and r.get(key) is not None
+            )
+            if not points:
+                continue
+            xs, ys = zip(*points, strict=True)
+            highest = max(highest, *ys)
+            (line,) = ax.plot(
+                xs, ys, STYLES.get(db, ":"), marker=MARKERS.get(db, "^"), color=COLORS[variant]
+            )
+            handles.setdefault(f"{VARIANT_LABELS[variant]} — {db}", line)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    if target is not None:
+        line = ax.axhline(target, color="green", linestyle=":", linewidth=1.2)
+        handles.setdefault("target", line)
+    ax.set_xscale("log")
+    if highest > 5:
+        ax.set_yscale("log")
+    ax.set_title(f"{BY_NAME[operation].label}\nx {base}", fontsize=9)
+    ax.set_xlabel("N rows", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.grid(True, which="both", alpha=0.3)

@@ -1,0 +1,151 @@
+"""Measuring one (database, operation, N): every variant, alternating, several repetitions.
+
+Each run starts from the same table state, prepared outside the timed region. Time,
+statements and memory come from separate runs, so that neither query capture nor
+tracemalloc slows the timed one.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+
+from benchmarks import configs
+from benchmarks.app.models import PlainItem, TriggerItem
+from benchmarks.databases import reset
+from benchmarks.operations import Operation
+from bulk_triggers.trigger import TriggerMeta
+
+VARIANTS = ("django", "none", "pair", "ten", "floor")
+VARIANT_LABELS = {
+    "django": "plain Django",
+    "none": "bulk_triggers, no trigger",
+    "pair": "bulk_triggers, before+after",
+    "ten": "bulk_triggers, ten triggers",
+    "floor": "hand-written floor",
+}
+
+
+@dataclass
+class Measurement:
+    """What one variant cost on one (database, operation, N)."""
+
+    db: str
+    operation: str
+    n: int
+    variant: str
+    times: list[float] = field(default_factory=list)
+    statements: int = 0
+    statement_kinds: dict[str, int] = field(default_factory=dict)
+    peak_kib: float | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["median_s"] = self.median
+        return data
+
+
+def variants_of(operation: Operation) -> tuple[str, ...]:
+    """Return the variants measured for ``operation`` (the floor only where one exists)."""
+    return tuple(v for v in VARIANTS if v != "floor" or operation.floor is not None)
+
+
+class Runner:
+    """Run the variants of operations on one database with the defined trigger configurations."""
+
+    def __init__(
+        self,
+        db: str,
+        using: str,
+        triggers: dict[str, tuple[TriggerMeta, ...]],
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.db = db
+        self.using = using
+        self.triggers = triggers
+        self.log = log
+
+    def measure(
+        self, operation: Operation, n: int, repeat: int, memory: bool = True
+    ) -> list[Measurement]:
+        """Measure every variant of ``operation`` at ``n`` rows.
+
+        The first run of each variant counts statements, checks the result and warms
+        caches; then ``repeat`` timed rounds run the variants in a rotating order.
+        """
+        variants = variants_of(operation)
+        results = {v: Measurement(self.db, operation.name, n, v) for v in variants}
+        for variant in variants:
+            queries = self._once(operation, variant, n, self._statements)
+            kinds = Counter(_kind(query["sql"]) for query in queries)
+            results[variant].statements = len(queries)
+            results[variant].statement_kinds = dict(sorted(kinds.items()))
+            operation.verify(_model(variant), self.using, n)
+        for round_ in range(repeat):
+            shift = round_ % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                results[variant].times.append(self._once(operation, variant, n, _timed))
+        if memory:
+            for variant in variants:
+                results[variant].peak_kib = self._once(operation, variant, n, _peak_kib)
+        return [results[v] for v in variants]
+
+    def _once(self, operation: Operation, variant: str, n: int, how: Callable[..., Any]) -> Any:
+        model = _model(variant)
+        reset(model, self.using, n if operation.rows_before else 0)
+        data = operation.prepare(model, self.using, n)
+        run = operation.floor if variant == "floor" else operation.run
+        assert run is not None
+        config = variant if variant in configs.CONFIGS else "none"
+        with configs.active(self.triggers[config]):
+            gc.collect()
+            return how(lambda: run(model, self.using, data))
+
+    def _statements(self, call: Callable[[], object]) -> list[dict[str, str]]:
+        with CaptureQueriesContext(connections[self.using]) as captured:
+            call()
+        return captured.captured_queries
+
+
+def _model(variant: str) -> type[Any]:
+    return PlainItem if variant in ("django", "floor") else TriggerItem
+
+
+def _timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def _peak_kib(call: Callable[[], object]) -> float:
+    tracemalloc.start()
+    try:
+        call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 1024
+
+
+_TRANSACTION = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
+
+
+def _kind(sql: str) -> str:
+    """Return SELECT, INSERT, UPDATE, DELETE, transaction (BEGIN, SAVEPOINT…) or other."""
+    word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+    if word in _TRANSACTION:
+        return "transaction"
+    return word if word in {"SELECT", "INSERT", "UPDATE", "DELETE"} else "other"

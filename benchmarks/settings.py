@@ -1,0 +1,49 @@
+"""Django settings for the benchmark: SQLite in a temporary directory, PostgreSQL if it answers.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``, the usual production set-up, so
+that a commit does not wait for the disk and the numbers show Python and SQL work.
+PostgreSQL keeps its server's settings. Environment variables:
+
+- ``BULK_TRIGGERS_BENCH_DIR``: where the SQLite file goes (default: a new temporary directory).
+- ``BULK_TRIGGERS_DB_SUFFIX``: appended to the database names, to keep parallel runs apart.
+- ``BULK_TRIGGERS_PG_HOST``/``_PORT``/``_USER``/``_PASSWORD``: as for the test suite.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+SECRET_KEY = "bulk-triggers-benchmark"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "bulk_triggers.apps.SimpleBulkTriggersConfig",
+    "benchmarks.app",
+]
+
+_DIRECTORY = os.environ.get("BULK_TRIGGERS_BENCH_DIR") or tempfile.mkdtemp(
+    prefix="bulk_triggers_bench_"
+)
+_SUFFIX = os.environ.get("BULK_TRIGGERS_DB_SUFFIX", "")
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.path.join(_DIRECTORY, f"bench{_SUFFIX}.sqlite3"),
+        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+    },
+    "postgresql": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": f"bulk_triggers_bench{_SUFFIX}",
+        "USER": os.environ.get("BULK_TRIGGERS_PG_USER", "postgres"),
+        "PASSWORD": os.environ.get("BULK_TRIGGERS_PG_PASSWORD", ""),
+        "HOST": os.environ.get("BULK_TRIGGERS_PG_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("BULK_TRIGGERS_PG_PORT", "5432"),
+    },
+}
+
+BULK_TRIGGERS = {"CHUNK_SIZE": 2000, "MAX_DEPTH": 16}
