@@ -594,3 +594,47 @@ def test_custom_condition_fields_checked() -> None:
     define("Fine", condition=Reads("amount", "customer"), on_after_update=_update)
     with pytest.raises(TriggerDefinitionError, match=r"Unfit.*'ammount'"):
         define("Unfit", condition=Reads("name", "ammount"), on_after_update=_update)
+
+
+def _save_shipped(row: Item) -> None:
+    row.status = "shipped"
+    row.save()
+
+
+def _bulk_update_shipped(row: Item) -> None:
+    row.status = "shipped"
+    Item.objects.bulk_update([row], ["status"])
+
+
+SHIP: dict[str, Any] = {
+    "update": lambda row: Item.objects.filter(pk=row.pk).update(status="shipped"),
+    "save": _save_shipped,
+    "bulk_update": _bulk_update_shipped,
+}
+
+
+@pytest.mark.parametrize("operation", SHIP)
+def test_old_unchanged_for_later_triggers(using: str, operation: str) -> None:
+    """A trigger that mutates ``old`` changes nothing that later triggers or conditions see."""
+    row = Item.objects.create(name="a", status="paid")
+    seen: list[tuple[str, str, str]] = []
+
+    class Vandal(Trigger[Item]):
+        order = 0
+
+        def on_before_update(self, new: list[Item], old: list[Item]) -> None:
+            for previous in old:
+                previous.status = "shipped"
+
+    class Shipped(Trigger[Item]):
+        order = 1
+        condition = ChangesTo("status", "shipped")
+
+        def on_before_update(self, new: list[Item], old: list[Item]) -> None:
+            seen.extend(("before", n.status, o.status) for n, o in zip(new, old, strict=True))
+
+        def on_after_update(self, new: list[Item], old: list[Item]) -> None:
+            seen.extend(("after", n.status, o.status) for n, o in zip(new, old, strict=True))
+
+    SHIP[operation](row)
+    assert seen == [("before", "shipped", "paid"), ("after", "shipped", "paid")]
