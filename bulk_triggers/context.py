@@ -23,6 +23,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # ``None`` in the set means "everything"; an empty frozenset means nothing is bypassed.
 _bypassed: ContextVar[frozenset[object]] = ContextVar("bulk_triggers_bypassed", default=frozenset())
+_restore: ContextVar[tuple[frozenset[object], ...]] = ContextVar(
+    "bulk_triggers_bypass_restore", default=()
+)
 _chain: ContextVar[tuple[str, ...]] = ContextVar("bulk_triggers_chain", default=())
 # Set by bulk_triggers.testing: the only triggers allowed to run, and where calls are recorded.
 _only: ContextVar[frozenset[TriggerMeta] | None] = ContextVar("bulk_triggers_only", default=None)
@@ -55,13 +58,18 @@ class bypass:
         self.targets: frozenset[object] = (
             frozenset(targets) if targets else frozenset({_EVERYTHING})
         )
-        self._tokens: list[Any] = []
 
     def __enter__(self) -> None:
-        self._tokens.append(_bypassed.set(_bypassed.get() | self.targets))
+        # What to restore is kept per context, not on the instance, so that one bypass
+        # object may be entered by concurrent tasks and threads at once.
+        current = _bypassed.get()
+        _restore.set((*_restore.get(), current))
+        _bypassed.set(current | self.targets)
 
     def __exit__(self, *exc_info: object) -> None:
-        _bypassed.reset(self._tokens.pop())
+        *rest, previous = _restore.get()
+        _restore.set(tuple(rest))
+        _bypassed.set(previous)
 
     def __call__(self, func: F) -> F:
         targets = tuple(t for t in self.targets if isinstance(t, type))

@@ -7,7 +7,6 @@ changed. It never writes to the database itself.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from bulk_triggers import conf
 from bulk_triggers.context import active, captures, current_chain, running
 from bulk_triggers.exceptions import TriggerDepthError
 from bulk_triggers.registry import registry
+from bulk_triggers.snapshot import MISSING, copy_value
 from bulk_triggers.trigger import TriggerMeta
 
 logger = logging.getLogger("bulk_triggers")
@@ -167,7 +167,7 @@ class _OldGuard:
         self.old = old
         self.states = [
             {
-                name: copy.deepcopy(value) if isinstance(value, _MUTABLE) else value
+                name: copy_value(value)
                 for name, value in row.__dict__.items()
                 if not name.startswith("_")
             }
@@ -177,7 +177,7 @@ class _OldGuard:
     def check(self, label: str) -> None:
         for index, (row, state) in enumerate(zip(self.old, self.states, strict=True)):
             for name, value in state.items():
-                if row.__dict__.get(name, _MISSING) != value:
+                if row.__dict__.get(name, MISSING) != value:
                     raise TypeError(
                         f"Trigger {label} changed old[{index}].{name} from {value!r} to "
                         f"{row.__dict__.get(name)!r}; old rows are snapshots of the stored "
@@ -199,68 +199,3 @@ def chunks(rows: Sequence[Any], size: int | None = None) -> list[Sequence[Any]]:
     if len(rows) <= size:
         return [rows]
     return [rows[start : start + size] for start in range(0, len(rows), size)]
-
-
-_MISSING = object()
-_MUTABLE = (dict, list, set, bytearray)
-
-
-class Snapshot:
-    """Field values of rows taken before the before stage, to see what triggers changed.
-
-    Values are read from the instance ``__dict__`` so that deferred fields are not loaded,
-    and mutable values (a ``JSONField``'s dict) are copied so that in-place changes show.
-    """
-
-    def __init__(self, rows: Rows, attnames: Sequence[str]) -> None:
-        self.attnames = tuple(attnames)
-        self.values = [self._read(row) for row in rows]
-
-    def _read(self, row: models.Model) -> list[Any]:
-        state = row.__dict__
-        values = [state.get(name, _MISSING) for name in self.attnames]
-        for i, value in enumerate(values):
-            if isinstance(value, _MUTABLE):
-                values[i] = copy.deepcopy(value)
-        return values
-
-    def changes(self, rows: Rows) -> list[frozenset[str]]:
-        """Return, per row, the attnames whose value is no longer what was snapshotted."""
-        result = []
-        empty: frozenset[str] = frozenset()
-        for row, before in zip(rows, self.values, strict=True):
-            state = row.__dict__
-            now = [state.get(name, _MISSING) for name in self.attnames]
-            if now == before:
-                result.append(empty)
-            else:
-                result.append(
-                    frozenset(
-                        name
-                        for name, was, is_ in zip(self.attnames, before, now, strict=True)
-                        if was != is_ and is_ is not _MISSING
-                    )
-                )
-        return result
-
-
-def writable_attnames(model: type[models.Model]) -> tuple[str, ...]:
-    """Return the attnames of the concrete, non-primary-key fields a trigger may change."""
-    return _writable(model._meta.concrete_model or model)
-
-
-_writable_cache: dict[type[models.Model], tuple[str, ...]] = {}
-
-
-def _writable(model: type[models.Model]) -> tuple[str, ...]:
-    try:
-        return _writable_cache[model]
-    except KeyError:
-        pass
-    names = tuple(
-        field.attname
-        for field in model._meta.concrete_fields
-        if not field.primary_key and not getattr(field, "generated", False)
-    )
-    _writable_cache[model] = names
-    return names

@@ -11,8 +11,9 @@ from typing import Any
 
 from django.db import models, router, transaction
 
-from bulk_triggers.dispatch import Dispatch, Snapshot, triggers_for, writable_attnames
+from bulk_triggers.dispatch import Dispatch, triggers_for
 from bulk_triggers.rows import load_by_pk
+from bulk_triggers.snapshot import Snapshot, writable_attnames
 
 _SAVE_PARAMETERS = ("force_insert", "force_update", "using", "update_fields")
 
@@ -105,7 +106,9 @@ def _save_existing(
     snapshot = None
     if update_fields is not None and dispatch.has_before:
         written = {_attname(model, name) for name in update_fields}
-        snapshot = Snapshot([instance], [n for n in writable_attnames(model) if n not in written])
+        snapshot = Snapshot.take(
+            [instance], [n for n in writable_attnames(model) if n not in written]
+        )
     dispatch.before([instance], [old])
     if snapshot is not None:
         changed = snapshot.changes([instance])[0]

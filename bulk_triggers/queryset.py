@@ -9,7 +9,6 @@ dispatch twice), and runs the after stage.
 
 from __future__ import annotations
 
-import copy
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -20,9 +19,10 @@ from django.db.models import Value
 from django.db.models.functions import Cast
 from django.db.models.sql.where import WhereNode
 
-from bulk_triggers.dispatch import Dispatch, Snapshot, chunks, triggers_for, writable_attnames
+from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
-from bulk_triggers.rows import in_chunks, load_by_pk, selection
+from bulk_triggers.rows import in_chunks, load_by_pk, row_builder, selection
+from bulk_triggers.snapshot import MUTABLE, Snapshot, copy_value, writable_attnames
 
 M = TypeVar("M", bound=models.Model)
 
@@ -128,7 +128,7 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
                 stored = load_by_pk(self.model, {obj.pk for obj in chunk}, using)
                 new: list[M] = [obj for obj in chunk if obj.pk in stored]
                 old = [stored[obj.pk] for obj in new]
-                snapshot = Snapshot(new, watched) if dispatch.has_before else None
+                snapshot = Snapshot.take(new, watched) if dispatch.has_before else None
                 dispatch.before(new, old)
                 changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
                 for extra, group in _group_by_changes(chunk, new, changes):
@@ -166,12 +166,9 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
             _refuse_as_django_would(models.QuerySet.update, self, **kwargs)
             plan = _UpdatePlan(self.model, kwargs)
             for rows in in_chunks(plan.select(selection(self, using))):
-                new, old = plan.instances(rows, using)
-                snapshot = (
-                    Snapshot(new, writable_attnames(self.model)) if dispatch.has_before else None
-                )
+                new, old, planned = plan.instances(rows, using)
                 dispatch.before(new, old)
-                changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
+                changes = planned.changes(new) if dispatch.has_before else [frozenset()] * len(new)
                 updated += plan.write(target, new, changes)
                 dispatch.after(new, old)
         self._result_cache = None
@@ -189,7 +186,10 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
             nothing: tuple[int, dict[str, int]] = _refuse_as_django_would(
                 models.QuerySet.delete, self
             )
-            for old in in_chunks(selection(self, using)):
+            attnames = [f.attname for f in self.model._meta.concrete_fields]
+            build = row_builder(self.model, using, attnames)
+            for rows in in_chunks(selection(self, using).values_list(*attnames)):
+                old = [build(row) for row in rows]
                 dispatch.before(None, old)
                 count, counts = plain.filter(pk__in=[row.pk for row in old]).delete()
                 total += count
@@ -266,7 +266,7 @@ class _UpdatePlan:
         self.targets: dict[int, Any] = {}  # concrete field index -> plain value
         self.computed: dict[int, str] = {}  # concrete field index -> annotation name
         self.annotations: dict[str, Any] = {}
-        self.written = []
+        self.written: list[str] = []
         self.normalizers: list[tuple[int, Callable[[Any], Any]]] = []
         for name, value in values.items():
             field = opts.get_field(name)
@@ -289,12 +289,17 @@ class _UpdatePlan:
 
     def instances(
         self, rows: Sequence[tuple[Any, ...]], using: str
-    ) -> tuple[list[models.Model], list[models.Model]]:
-        """Build ``new`` and ``old`` instances from the selected rows."""
+    ) -> tuple[list[models.Model], list[models.Model], Snapshot]:
+        """Build ``new`` and ``old`` from the selected rows, and what ``new`` holds now.
+
+        ``new`` gets its own copies of mutable values, so the returned snapshot (which
+        shares them with ``old``) shows what before triggers change, in place or not.
+        """
         width = len(self.attnames)
         computed = [(index, width + n) for n, index in enumerate(self.computed)]
-        from_db = self.model.from_db
-        new, old = [], []
+        build = row_builder(self.model, using, self.attnames)
+        mutable = _mutable_indexes(self.model, self.attnames, rows[0]) if rows else []
+        new, old, planned = [], [], []
         for row in rows:
             stored = row[:width]
             values = list(stored)
@@ -304,31 +309,47 @@ class _UpdatePlan:
                 values[index] = row[position]
             for index, normalize in self.normalizers:
                 values[index] = normalize(values[index])
-            old.append(from_db(using, self.attnames, _copied(stored)))
-            new.append(from_db(using, self.attnames, values))
-        return new, old
+            planned.append(tuple(values))
+            for index in mutable:
+                values[index] = copy_value(values[index])
+            old.append(build(stored))
+            new.append(build(values))
+        return new, old, Snapshot(self.attnames, planned)
 
     def write(
         self,
-        plain: models.QuerySet[Any],
+        target: models.QuerySet[Any],
         new: Sequence[models.Model],
         changes: Sequence[frozenset[str]],
     ) -> int:
         """Write the chunk: Django's UPDATE for untouched rows, literal values for changed ones."""
         untouched = [row.pk for row, change in zip(new, changes, strict=True) if not change]
-        updated = plain.filter(pk__in=untouched).update(**self.values) if untouched else 0
+        updated = target.filter(pk__in=untouched).update(**self.values) if untouched else 0
         groups: dict[frozenset[str], list[models.Model]] = defaultdict(list)
         for row, change in zip(new, changes, strict=True):
             if change:
                 groups[change].append(row)
+        plain: models.QuerySet[Any] = models.QuerySet(model=self.model, using=target.db)
         for change, group in groups.items():
             updated += plain.bulk_update(group, sorted(set(self.written) | change))
         return updated
 
 
+def _mutable_indexes(
+    model: type[models.Model], attnames: Sequence[str], row: Sequence[Any]
+) -> list[int]:
+    structured = {
+        f.attname for f in model._meta.concrete_fields if f.get_internal_type() in _STRUCTURED
+    }
+    return [
+        i for i, name in enumerate(attnames) if name in structured or isinstance(row[i], MUTABLE)
+    ]
+
+
 # Storing a number rounds or truncates it to the column's type (2.5 in an integer
 # column, 3.525 in a DECIMAL(10, 2)); CAST does the same in the SELECT, so that new holds
 # what the UPDATE will store, by the database's own rules.
+_STRUCTURED = frozenset({"JSONField", "ArrayField", "HStoreField"})
 _NUMERIC = frozenset(
     {
         "DecimalField",
@@ -365,11 +386,3 @@ def _to_python(field: Any, value: Any) -> Any:
     if value is None:
         return None
     return field.to_python(value)
-
-
-_MUTABLE = (dict, list, set, bytearray)
-
-
-def _copied(values: Sequence[Any]) -> list[Any]:
-    """Copy mutable values so that ``old`` never shares a JSON document with ``new``."""
-    return [copy.deepcopy(v) if isinstance(v, _MUTABLE) else v for v in values]

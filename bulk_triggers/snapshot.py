@@ -1,0 +1,138 @@
+"""Field values of model instances: cheap copies, snapshots, and what changed since.
+
+Values are read from the instance ``__dict__`` so that deferred fields are never loaded,
+and mutable values (a ``JSONField``'s dict) are copied so that in-place changes show.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
+
+from django.db import models
+
+MISSING: Any = object()
+MUTABLE = (dict, list, set, bytearray)
+_STRUCTURED = frozenset({"JSONField", "ArrayField", "HStoreField"})
+
+
+def copy_value(value: Any) -> Any:
+    """Return an independent copy of a JSON-like value; immutable values as they are.
+
+    Plain dicts and lists are copied by hand, several times faster than ``deepcopy``.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_value(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_value(item) for item in value]
+    if isinstance(value, MUTABLE):
+        return copy.deepcopy(value)
+    return value
+
+
+_writable_cache: dict[type[models.Model], tuple[str, ...]] = {}
+_structured_cache: dict[type[models.Model], frozenset[str]] = {}
+
+
+def writable_attnames(model: type[models.Model]) -> tuple[str, ...]:
+    """Return the attnames of the concrete, non-primary-key fields a trigger may change."""
+    try:
+        return _writable_cache[model]
+    except KeyError:
+        pass
+    names = tuple(
+        field.attname
+        for field in model._meta.concrete_fields
+        if not field.primary_key and not getattr(field, "generated", False)
+    )
+    _writable_cache[model] = names
+    return names
+
+
+def _structured_attnames(model: type[models.Model]) -> frozenset[str]:
+    try:
+        return _structured_cache[model]
+    except KeyError:
+        pass
+    names = frozenset(
+        field.attname
+        for field in model._meta.concrete_fields
+        if field.get_internal_type() in _STRUCTURED
+    )
+    _structured_cache[model] = names
+    return names
+
+
+def reader(attnames: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """Return a function reading ``attnames`` from an instance ``__dict__`` as a tuple.
+
+    Missing (deferred) names read as :data:`MISSING`.
+    """
+    names = tuple(attnames)
+    if not names:
+        return lambda state: ()
+    get = itemgetter(*names)
+    single = len(names) == 1
+
+    def read(state: dict[str, Any]) -> tuple[Any, ...]:
+        try:
+            values = get(state)
+        except KeyError:
+            return tuple(state.get(name, MISSING) for name in names)
+        return (values,) if single else values
+
+    return read
+
+
+class Snapshot:
+    """The values of ``attnames`` on each row, to tell later which of them changed."""
+
+    def __init__(self, attnames: Sequence[str], values: list[tuple[Any, ...]]) -> None:
+        self.attnames = tuple(attnames)
+        self.values = values
+        self._read = reader(self.attnames)
+
+    @classmethod
+    def take(cls, rows: Sequence[models.Model], attnames: Sequence[str]) -> Snapshot:
+        """Snapshot ``rows``, copying the values that could be changed in place."""
+        read = reader(attnames)
+        values = [read(row.__dict__) for row in rows]
+        if values:
+            structured = _structured_attnames(type(rows[0]))
+            mutable = [
+                i
+                for i, (name, value) in enumerate(zip(attnames, values[0], strict=True))
+                if name in structured or isinstance(value, MUTABLE)
+            ]
+            if mutable:
+                values = [_copied_at(row, mutable) for row in values]
+        return cls(attnames, values)
+
+    def changes(self, rows: Sequence[models.Model]) -> list[frozenset[str]]:
+        """Return, per row, the attnames whose value differs from the snapshot."""
+        empty: frozenset[str] = frozenset()
+        read = self._read
+        result = []
+        for row, before in zip(rows, self.values, strict=True):
+            now = read(row.__dict__)
+            if now == before:
+                result.append(empty)
+            else:
+                result.append(
+                    frozenset(
+                        name
+                        for name, was, is_ in zip(self.attnames, before, now, strict=True)
+                        if was != is_ and is_ is not MISSING
+                    )
+                )
+        return result
+
+
+def _copied_at(values: tuple[Any, ...], indexes: list[int]) -> tuple[Any, ...]:
+    copied = list(values)
+    for i in indexes:
+        copied[i] = copy_value(copied[i])
+    return tuple(copied)
