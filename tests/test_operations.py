@@ -1110,3 +1110,47 @@ def test_bulk_create_conflict_options_behave_as_django(using: str, options: str)
         assert rec.column("before", "create", "code") == ["e", "n"]
     else:
         assert rec.calls == []
+
+
+UPDATE_FIELDS_SHAPES: dict[str, Callable[[], Any]] = {
+    "list": lambda: ["amount"],
+    "tuple": lambda: ("amount",),
+    "set": lambda: {"amount"},
+    "generator": lambda: (name for name in ["amount"]),
+    "dict_keys": lambda: {"amount": None}.keys(),
+}
+
+
+@pytest.mark.parametrize("shape_", UPDATE_FIELDS_SHAPES)
+def test_save_update_fields_accepts_any_iterable_as_django_does(using: str, shape_: str) -> None:
+    """save(update_fields=<any iterable>) writes those fields and fires update once."""
+    a = _abc()["a"]
+    rec = record(Item, stages=["before", "after"], events=["update"])
+    a.amount, a.note = 42, "unsaved"
+    a.save(update_fields=UPDATE_FIELDS_SHAPES[shape_]())
+    assert Item.objects.values_list("amount", "note").get(pk=a.pk) == (42, "")
+    assert rec.events() == [("before", "update"), ("after", "update")]
+    assert rec.column("after", "update", "amount") == [42]
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda c: ItemProxy.objects.bulk_update(_set([c["a"], c["b"]], amount=9), ["amount"]),
+        lambda c: len(ItemProxy.objects.bulk_create([Item(name="x"), ItemProxy(name="y")])),
+    ],
+    ids=["bulk_update", "bulk_create"],
+)
+def test_proxy_manager_accepts_instances_of_its_concrete_model_as_django_does(
+    using: str, run: Callable[[Ctx], Any]
+) -> None:
+    """Instances of the concrete model through a proxy's manager: Django's result, triggers run."""
+    ctx = _abc()
+    rec = record(Item, stages=["after"])
+    with transaction.atomic(using=using):
+        with bypass():
+            expected = (run(ctx), stored(Item))
+        transaction.set_rollback(True, using=using)
+    ctx = {name: Item.objects.get(name=name) for name in "abc"}
+    assert (run(ctx), stored(Item)) == expected
+    assert len(rec.calls) == 1 and len(rec.calls[0].new or []) == 2
