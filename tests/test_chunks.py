@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from bulk_triggers import bypass
 from bulk_triggers.registry import registry
 from tests.recorder import record
-from tests.testapp.models import Customer, Item
+from tests.testapp.models import CodeThing, Customer, Item, UuidThing
 
 ROWS = 230
 CHUNK = 50
@@ -183,3 +183,45 @@ def test_batch_size_splits_statements_not_trigger_calls(
         assert [len(call.new or []) for call in rec.of(stage, event)] == sizes
     writes = [q for q in queries.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))]
     assert len(writes) == sum(-(-size // 20) for size in sizes)
+
+
+NON_INTEGER_KEYS: dict[str, tuple[type[Any], Callable[[int], Any]]] = {
+    "uuid": (UuidThing, lambda n: UuidThing(label=f"l{n}")),
+    "mixed_case_code": (CodeThing, lambda n: CodeThing(code=f"{'aB'[n % 2]}{n:03}", label="")),
+}
+
+
+@pytest.mark.parametrize("operation", ["update", "delete"])
+@pytest.mark.parametrize("keys", NON_INTEGER_KEYS)
+def test_chunks_over_non_integer_keys_see_every_row_once(
+    using: str, chunked: None, keys: str, operation: str
+) -> None:
+    """Keyset chunks over UUID and mixed-case char keys visit each row exactly once."""
+    model, make = NON_INTEGER_KEYS[keys]
+    with bypass():
+        model.objects.bulk_create(make(n) for n in range(ROWS))
+    pks = sorted(str(pk) for pk in model.objects.values_list("pk", flat=True))
+    rec = record(model, stages=["before"], events=[operation])
+    if operation == "update":
+        assert model.objects.update(label="x") == ROWS
+        assert set(model.objects.values_list("label", flat=True)) == {"x"}
+    else:
+        assert model.objects.all().delete() == (ROWS, {model._meta.label: ROWS})
+        assert not model.objects.exists()
+    side = "new" if operation == "update" else "old"
+    assert [len(call.column("pk", side)) for call in rec.calls] == SIZES
+    assert sorted(str(pk) for pk in rec.column("before", operation, "pk", side)) == pks
+
+
+def test_chunked_cascading_delete_returns_djangos_counts(using: str, chunked: None) -> None:
+    """Deleting 120 customers in chunks of 50 sums the cascaded counts as Django reports them."""
+    with bypass():
+        customers = Customer.objects.bulk_create(Customer(name=f"c{n}") for n in range(120))
+        Item.objects.bulk_create(Item(name=f"i{c.pk}", customer=c) for c in customers)
+    rec = record(Customer, stages=["after"], events=["delete"])
+    assert Customer.objects.all().delete() == (
+        240,
+        {"testapp.Customer": 120, "testapp.Item": 120},
+    )
+    assert [len(call.old or []) for call in rec.calls] == [50, 50, 20]
+    assert not Item.objects.exists()
