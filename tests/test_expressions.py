@@ -140,6 +140,10 @@ UPDATES: dict[str, Update] = {
         Item.objects.filter(customer__name="c1").annotate(twice=F("amount") * 2),
         {"amount": F("twice")},
     ),
+    "alias_filter": lambda c: (
+        Item.objects.alias(twice=F("amount") * 2).filter(twice__gt=2),
+        {"amount": F("amount") + 1},
+    ),
     "aggregate_annotation_filter": lambda c: (
         Item.objects.annotate(siblings=Count("customer__item")).filter(siblings__gt=1),
         {"status": "shared"},

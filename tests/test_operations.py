@@ -447,6 +447,12 @@ OPS = [
     # delete
     Op("model_delete", "delete", lambda c: c["a"].delete(), setup=_abc, old=[A1]),
     Op(
+        "model_delete_of_a_row_gone_meanwhile",
+        None,
+        lambda c: c["a"].delete(),
+        setup=lambda: {**_abc(), "gone": Item.objects.filter(name="a").delete()},
+    ),
+    Op(
         "queryset_delete",
         "delete",
         lambda c: Item.objects.filter(name__in=["a", "b"]).delete(),
