@@ -413,3 +413,18 @@ def test_shared_bypass_instance_in_concurrent_threads(using: str, ran: list[str]
 
     run_in_threads(using, first, second)
     assert sorted(ran) == ["OnItem:first-after", "OnItem:second-after"]
+
+
+def test_bypass_covers_commit_stage(using: str, django_capture_on_commit_callbacks: Any) -> None:
+    """A trigger bypassed during an operation does not run at commit either."""
+    committed: list[str] = []
+
+    class Committed(Trigger[Item]):
+        def on_commit_create(self, new: list[Item]) -> None:
+            committed.extend(row.name for row in new)
+
+    with django_capture_on_commit_callbacks(using=using, execute=True):
+        with bypass(Committed):
+            Item.objects.create(name="skipped")
+        Item.objects.create(name="kept")
+    assert committed == ["kept"]
