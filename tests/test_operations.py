@@ -204,6 +204,15 @@ OPS = [
         created=1,
     ),
     Op(
+        "restaurant_save_over_existing_place",
+        "create",
+        lambda c: Restaurant(place_ptr=c["p"], name="r", seats=2).save(),
+        setup=lambda: {"p": Place.objects.create(name="p")},
+        model=Restaurant,
+        new=[{"name": "r", "seats": 2}],
+        created=1,
+    ),
+    Op(
         "restaurant_create",
         "create",
         lambda c: Restaurant.objects.create(name="r", seats=3),
