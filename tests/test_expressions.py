@@ -10,9 +10,11 @@ import pytest
 from django.db import transaction
 from django.db.models import (
     Case,
+    CharField,
     Count,
     Exists,
     F,
+    JSONField,
     OuterRef,
     Q,
     QuerySet,
@@ -20,6 +22,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Concat, Lower, NullIf, Upper
 
 from bulk_triggers import bypass
@@ -46,7 +49,12 @@ def _items() -> Ctx:
     ]
     for name, amount, price, customer, note in specs:
         Item.objects.create(
-            name=name, amount=amount, price=Decimal(price), customer=customer, note=note
+            name=name,
+            amount=amount,
+            price=Decimal(price),
+            customer=customer,
+            note=note,
+            data={"k": name * 2} if amount % 2 else {},
         )
     return {"c1": c1, "c2": c2}
 
@@ -103,6 +111,14 @@ UPDATES: dict[str, Update] = {
     "foreign_key_instance": lambda c: (Item.objects.all(), {"customer": c["c2"]}),
     "foreign_key_id_none": lambda c: (Item.objects.all(), {"customer_id": None}),
     "json_value": lambda c: (Item.objects.all(), {"data": {"a": [1, {"b": None}]}}),
+    "json_expression": lambda c: (
+        Item.objects.all(),
+        {"data": Value({"a": [1], "b": "x"}, output_field=JSONField())},
+    ),
+    "json_key_text_into_char": lambda c: (
+        Item.objects.filter(data__has_key="k"),
+        {"note": Coalesce(KT("data__k"), Value("-"), output_field=CharField())},
+    ),
     "filter_on_updated_column": lambda c: (
         Item.objects.filter(status="new"),
         {"status": "done"},
