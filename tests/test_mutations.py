@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import models
+from django.db import connections, models
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Upper
+from django.test.utils import CaptureQueriesContext
 
 from bulk_triggers.registry import registry
 from tests.recorder import Recorder, record
@@ -425,3 +427,41 @@ def test_mutation_of_some_rows_writes_every_row_once(using: str, path: str) -> N
         ("b", 3, ""),
         ("c", 4, "even"),
     ]
+
+
+WRITES_AMOUNT: dict[str, Callable[[Ctx], Any]] = {
+    "save_update_fields": lambda c: _save(c["a"], update_fields=["amount"], amount=5),
+    "bulk_update": lambda c: Item.objects.bulk_update(
+        _assign([c["a"], c["b"]], amount=5), ["amount"]
+    ),
+    "update_value": lambda c: Item.objects.filter(name__in="ab").update(amount=5),
+    "update_f": lambda c: Item.objects.filter(name__in="ab").update(amount=F("amount") + 1),
+}
+
+
+def _assigned_columns(sql: str) -> set[str]:
+    """Return the columns an UPDATE statement assigns (ignoring key comparisons in CASE)."""
+    assignments = sql.split(" SET ", 1)[1].rsplit(" WHERE ", 1)[0]
+    return set(re.findall(r'[`"](\w+)[`"] = ', assignments)) - {"id"}
+
+
+@pytest.mark.parametrize("mutates", [False, True], ids=["untouched", "note_changed"])
+@pytest.mark.parametrize("path", WRITES_AMOUNT)
+def test_update_statements_assign_only_the_written_and_changed_columns(
+    using: str, path: str, mutates: bool
+) -> None:
+    """The UPDATEs assign amount, plus note only when a before trigger changed it."""
+    ctx = _items()
+
+    def maybe_touch(new: list[Item], old: list[Item]) -> None:
+        for row in new:
+            if mutates:
+                row.note = "changed"
+
+    record(Item, stages=["before"], events=["update"], hooks={("before", "update"): maybe_touch})
+    with CaptureQueriesContext(connections[using]) as queries:
+        WRITES_AMOUNT[path](ctx)
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert updates
+    assigned = set().union(*(_assigned_columns(sql) for sql in updates))
+    assert assigned == ({"amount", "note"} if mutates else {"amount"})
