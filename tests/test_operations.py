@@ -776,10 +776,10 @@ def test_new_and_old_are_the_same_row_after_condition_filtering(using: str, path
 
 @pytest.mark.parametrize("path", ["save", "save_update_fields", "bulk_update"])
 def test_old_is_the_stored_row_not_the_instance(using: str, path: str) -> None:
-    """old holds what the database stores now, even when the instance is stale or edited."""
+    """old holds what is stored before the write, after-stage new what is stored after it."""
     a = _items(("a", 1))["a"]
     Item.objects.filter(pk=a.pk).update(amount=50, note="db")  # behind the instance's back
-    rec = record(Item, stages=["before"], events=["update"])
+    rec = record(Item, stages=["before", "after"], events=["update"])
     a.status = "edited"
     if path == "save":
         a.save()
@@ -787,10 +787,13 @@ def test_old_is_the_stored_row_not_the_instance(using: str, path: str) -> None:
         a.save(update_fields=["status"])
     else:
         Item.objects.bulk_update([a], ["status"])
-    call = rec.one("before", "update")
-    assert call.old == [{**call.old[0], "amount": 50, "note": "db", "status": "new"}]
-    assert (call.new[0]["status"], call.new[0]["amount"]) == ("edited", 1)
-    assert call.old_objects is not None and call.old_objects[0] is not a
+    before, after = rec.one("before", "update"), rec.one("after", "update")
+    for call in (before, after):
+        assert call.old == [{**call.old[0], "amount": 50, "note": "db", "status": "new"}]
+        assert call.old_objects is not None and call.old_objects[0] is not a
+    assert before.column("status") == ["edited"]
+    stored_row = Item.objects.values().get(pk=a.pk)
+    assert after.new == [{**stored_row, "pk": a.pk}]  # after: the stored values
 
 
 RELATED_WRITES: dict[str, tuple[Callable[[Ctx], Any], list[tuple[str, str | None, str | None]]]] = {
