@@ -116,6 +116,16 @@ UPDATE_PATHS: dict[str, tuple[type[models.Model], Callable[[], Ctx], Callable[[C
         _items,
         lambda c: Item.objects.bulk_update(_assign([c["a"], c["b"]], amount=5), ["amount"]),
     ),
+    "bulk_update_stale": (
+        Item,
+        lambda: {**_items(), "behind": Item.objects.update(note="db", status="db")},
+        lambda c: Item.objects.bulk_update(_assign([c["a"], c["b"]], amount=5), ["amount"]),
+    ),
+    "save_update_fields_stale": (
+        Item,
+        lambda: {**_items(), "behind": Item.objects.update(note="db", status="db")},
+        lambda c: _save(c["a"], update_fields=["amount"], amount=5),
+    ),
     "bulk_update_deferred": (
         Item,
         _items,
