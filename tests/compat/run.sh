@@ -176,7 +176,7 @@ summarize() {
     fi
     if [[ "$status" -ne 0 || ($COMPAT_TRIGGERS == 0 && "$outcome" != OK*) ]]; then
         # Each failure's traceback, as runtests.py printed it, capped for the console.
-        sed -n '/^======/,/^Ran [0-9]/p' "$LOG" | head -n 400
+        sed -n '/^======/,/^Ran [0-9]/p' "$LOG" | awk 'NR <= 400' # awk: no SIGPIPE
         grep -E '^(ERROR|FAIL|UNEXPECTED SUCCESS):' "$LOG" | sed 's/^/compat:   /' || true
         echo "compat: $passed passed, $((failing - tolerated + unexpected)) failed, $skipped skipped"
         die "Django's suites fail with TriggerQuerySet, $MODE (runtests.py exited $status);" \

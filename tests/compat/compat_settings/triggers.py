@@ -67,8 +67,11 @@ def _check_rows(model: type[models.Model], where: str, rows: Sequence[Any]) -> N
     if not rows:
         raise EngineContractError(f"{where}: called with no rows")
     for row in rows:
-        if not isinstance(row, model):
-            raise EngineContractError(f"{where}: {row!r} is not a {model._meta.label}")
+        # Django lets Country instances into ProxyCountry.objects.bulk_create(): same rows.
+        if not isinstance(row, models.Model) or (
+            row._meta.concrete_model is not model._meta.concrete_model
+        ):
+            raise EngineContractError(f"{where}: {row!r} is not a row of {model._meta.label}")
 
 
 def _check_pairs(model: type[models.Model], where: str, new: Any, old: Any) -> None:
