@@ -18,7 +18,7 @@ from bulk_triggers import conf
 from bulk_triggers.context import active, captures, current_chain, running
 from bulk_triggers.exceptions import TriggerDepthError
 from bulk_triggers.registry import registry
-from bulk_triggers.snapshot import MISSING, copy_value
+from bulk_triggers.snapshot import MISSING, clone, copy_value
 from bulk_triggers.trigger import TriggerMeta
 
 logger = logging.getLogger("bulk_triggers")
@@ -68,25 +68,49 @@ class Dispatch:
             (trigger, args)
             for trigger in self.triggers
             if ("commit", self.event) in trigger._methods
-            and (args := self._arguments(trigger, new, old)) is not None
+            and (args := self._arguments(trigger, "commit", new, old)) is not None
         ]
         if pending:
+            # The caller may change its instances after the operation returns (or in a
+            # savepoint that rolls back): the commit stage gets the rows as written.
+            if self.event != "delete":
+                copies = {id(row): clone(row) for row in new or ()}
+                pending = [
+                    (trigger, ([copies[id(row)] for row in args[0]], *args[1:]))
+                    for trigger, args in pending
+                ]
             transaction.on_commit(lambda: self._run_commit(pending), using=self.using)
 
     def _run(self, stage: str, new: Rows | None, old: Rows | None) -> None:
         for trigger in self.triggers:
             if (stage, self.event) not in trigger._methods:
                 continue
-            args = self._arguments(trigger, new, old)
+            args = self._arguments(trigger, stage, new, old)
             if args is not None:
                 self._call(trigger, stage, args)
 
     def _run_commit(self, pending: list[tuple[TriggerMeta, tuple[list[Any], ...]]]) -> None:
+        """Run the commit stage; one method's error is logged and does not stop the others.
+
+        The transaction has committed: raising could undo nothing, and would cancel the
+        commit-stage calls still to come (Django stops running on_commit callbacks).
+        """
         for trigger, args in pending:
-            self._call(trigger, "commit", args)
+            try:
+                self._call(trigger, "commit", args)
+            except Exception:
+                logger.exception(
+                    "%s.on_commit_%s failed on %d %s row(s), database %r; the data is "
+                    "committed and the remaining commit-stage methods still run",
+                    trigger.label,
+                    self.event,
+                    len(args[0]),
+                    self.model._meta.label,
+                    self.using,
+                )
 
     def _arguments(
-        self, trigger: TriggerMeta, new: Rows | None, old: Rows | None
+        self, trigger: TriggerMeta, stage: str, new: Rows | None, old: Rows | None
     ) -> tuple[list[Any], ...] | None:
         """Return the method's arguments: the rows passing the condition, or None if none do."""
         condition = trigger.condition
@@ -95,11 +119,21 @@ class Dispatch:
             indexes: Sequence[int] = range(count)
         else:
             check = condition.check
-            indexes = [
-                i
-                for i in range(count)
-                if check(new[i] if new is not None else None, old[i] if old is not None else None)
-            ]
+            try:
+                indexes = [
+                    i
+                    for i in range(count)
+                    if check(
+                        new[i] if new is not None else None, old[i] if old is not None else None
+                    )
+                ]
+            except Exception as exc:
+                if hasattr(exc, "add_note"):
+                    exc.add_note(
+                        f"raised by the condition {condition!r} of trigger {trigger.label} "
+                        f"({stage} stage of {self.event} on {self.model._meta.label})"
+                    )
+                raise
         if not indexes:
             return None
         if self.event == "create":

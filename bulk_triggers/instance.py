@@ -13,7 +13,7 @@ from django.db import models, router, transaction
 
 from bulk_triggers.dispatch import Dispatch, triggers_for
 from bulk_triggers.rows import load_by_pk
-from bulk_triggers.snapshot import Snapshot, writable_attnames
+from bulk_triggers.snapshot import Snapshot, copy_back, stored_view, writable_attnames
 
 _SAVE_PARAMETERS = ("force_insert", "force_update", "using", "update_fields")
 
@@ -33,6 +33,10 @@ def save_instance(
         return save(*args, **kwargs)
     options = dict(zip(_SAVE_PARAMETERS, args, strict=False), **kwargs)
     update_fields = options.get("update_fields")
+    if update_fields is not None:
+        # Read it once: a generator would be exhausted by our checks before Django's.
+        update_fields = options["update_fields"] = list(update_fields)
+        args, kwargs = (), options
     if (update_fields is not None and not update_fields) or (
         options.get("force_insert") and options.get("force_update")
     ):
@@ -104,19 +108,22 @@ def _save_existing(
         for attname in deferred:
             instance.__dict__[attname] = old.__dict__.get(attname)
     snapshot = None
-    if update_fields is not None and dispatch.has_before:
+    row = instance
+    if update_fields is not None:
         written = {_attname(model, name) for name in update_fields}
-        snapshot = Snapshot.take(
-            [instance], [n for n in writable_attnames(model) if n not in written]
-        )
-    dispatch.before([instance], [old])
+        unwritten = [n for n in writable_attnames(model) if n not in written]
+        row = stored_view([instance], [old], unwritten)[0]
+        if dispatch.has_before:
+            snapshot = Snapshot.take([row], unwritten)
+    dispatch.before([row], [old])
     if snapshot is not None:
-        changed = snapshot.changes([instance])[0]
-        update_fields = [*update_fields, *sorted(changed)]  # type: ignore[misc]
+        changes = snapshot.changes([row])
+        copy_back([instance], [row], changes, sorted(written))
+        update_fields = [*update_fields, *sorted(changes[0])]  # type: ignore[misc]
     if update_fields is not None:
         options["update_fields"] = update_fields
     result = save(**options)
-    dispatch.after([instance], [old])
+    dispatch.after([row], [old])
     return result
 
 

@@ -14,15 +14,22 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from django.db import models, transaction
-from django.db.models import Value
+from django.db import connections, models, transaction
+from django.db.models import ExpressionWrapper, Value
 from django.db.models.functions import Cast
 from django.db.models.sql.where import WhereNode
 
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
 from bulk_triggers.rows import in_chunks, load_by_pk, row_builder, selection
-from bulk_triggers.snapshot import MUTABLE, Snapshot, copy_value, writable_attnames
+from bulk_triggers.snapshot import (
+    MUTABLE,
+    Snapshot,
+    copy_back,
+    copy_value,
+    stored_view,
+    writable_attnames,
+)
 
 M = TypeVar("M", bound=models.Model)
 
@@ -125,13 +132,17 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         updated = 0
         with transaction.atomic(using=using):
             for chunk in chunks(ordered):
-                stored = load_by_pk(self.model, {obj.pk for obj in chunk}, using)
-                new: list[M] = [obj for obj in chunk if obj.pk in stored]
-                old = [stored[obj.pk] for obj in new]
+                # Django writes the first of several objects for one row; so do we.
+                unique = list({obj.pk: obj for obj in reversed(chunk)}.values())[::-1]
+                stored = load_by_pk(self.model, [obj.pk for obj in unique], using)
+                callers: list[M] = [obj for obj in unique if obj.pk in stored]
+                old = [stored[obj.pk] for obj in callers]
+                new = stored_view(callers, old, watched)
                 snapshot = Snapshot.take(new, watched) if dispatch.has_before else None
                 dispatch.before(new, old)
                 changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
-                for extra, group in _group_by_changes(chunk, new, changes):
+                copy_back(callers, new, changes, list(written))
+                for extra, group in _group_by_changes(unique, callers, changes):
                     updated += plain.bulk_update(group, [*fields, *sorted(extra)], batch_size)
                 dispatch.after(new, old)
         return updated
@@ -164,12 +175,12 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         updated = 0
         with transaction.atomic(using=using):
             _refuse_as_django_would(models.QuerySet.update, self, **kwargs)
-            plan = _UpdatePlan(self.model, kwargs)
+            plan = _UpdatePlan(self.model, kwargs, connections[using].vendor)
             for rows in in_chunks(plan.select(selection(self, using))):
                 new, old, planned = plan.instances(rows, using)
                 dispatch.before(new, old)
                 changes = planned.changes(new) if dispatch.has_before else [frozenset()] * len(new)
-                updated += plan.write(target, new, changes)
+                updated += plan.write(target, new, old, changes)
                 dispatch.after(new, old)
         self._result_cache = None
         return updated
@@ -204,8 +215,9 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
 
 
 def _check_instances(model: type[models.Model], objs: Sequence[Any], operation: str) -> None:
+    concrete = model._meta.concrete_model
     for obj in objs:
-        if not isinstance(obj, model):
+        if not isinstance(obj, models.Model) or obj._meta.concrete_model is not concrete:
             raise TypeError(
                 f"{operation}() on {model._meta.label} was given {obj!r}, an instance of "
                 f"{type(obj).__qualname__}; every object must be a {model.__qualname__}, "
@@ -258,11 +270,12 @@ class _UpdatePlan:
     expression will write, so that before triggers see on ``new`` what will be stored.
     """
 
-    def __init__(self, model: type[models.Model], values: dict[str, Any]) -> None:
+    def __init__(self, model: type[models.Model], values: dict[str, Any], vendor: str) -> None:
         self.model = model
         self.values = values
         opts = model._meta
         self.attnames = [f.attname for f in opts.concrete_fields]
+        self.pk_attname = opts.pk.attname
         self.targets: dict[int, Any] = {}  # concrete field index -> plain value
         self.computed: dict[int, str] = {}  # concrete field index -> annotation name
         self.annotations: dict[str, Any] = {}
@@ -272,15 +285,16 @@ class _UpdatePlan:
             field = opts.get_field(name)
             index = opts.concrete_fields.index(field)
             self.written.append(field.attname)  # type: ignore[union-attr]
-            numeric = field.get_internal_type() in _NUMERIC
-            if field.get_internal_type() == "DecimalField":
+            kind = field.get_internal_type()
+            if kind == "DecimalField":
                 self.normalizers.append((index, _quantizer(field)))
-            if hasattr(value, "resolve_expression") or numeric:
-                alias = f"bulk_triggers_new_{index}"
-                self.annotations[alias] = _as_stored(field, value) if numeric else value
-                self.computed[index] = alias
-            else:
+            expression = _as_stored(field, value, vendor)
+            if expression is None:
                 self.targets[index] = _to_python(field, value)
+            else:
+                alias = f"bulk_triggers_new_{index}"
+                self.annotations[alias] = expression
+                self.computed[index] = alias
 
     def select(self, rows: models.QuerySet[Any]) -> models.QuerySet[Any]:
         """Return the query that selects each row's stored and to-be-written values."""
@@ -320,18 +334,30 @@ class _UpdatePlan:
         self,
         target: models.QuerySet[Any],
         new: Sequence[models.Model],
+        old: Sequence[models.Model],
         changes: Sequence[frozenset[str]],
     ) -> int:
-        """Write the chunk: Django's UPDATE for untouched rows, literal values for changed ones."""
-        untouched = [row.pk for row, change in zip(new, changes, strict=True) if not change]
+        """Write the chunk: Django's UPDATE for untouched rows, literal values for changed ones.
+
+        Rows are picked by their stored primary key (``old``), which the update itself
+        may be changing.
+        """
+        pairs = list(zip(new, old, changes, strict=True))
+        untouched = [stored.pk for _, stored, change in pairs if not change]
         updated = target.filter(pk__in=untouched).update(**self.values) if untouched else 0
         groups: dict[frozenset[str], list[models.Model]] = defaultdict(list)
-        for row, change in zip(new, changes, strict=True):
-            if change:
-                groups[change].append(row)
         plain: models.QuerySet[Any] = models.QuerySet(model=self.model, using=target.db)
-        for change, group in groups.items():
-            updated += plain.bulk_update(group, sorted(set(self.written) | change))
+        for row, stored, change in pairs:
+            if not change:
+                continue
+            names = frozenset(self.written) | change
+            if row.pk == stored.pk and self.pk_attname not in names:
+                groups[names].append(row)
+            else:  # bulk_update() cannot move a row to another primary key.
+                values = {name: row.__dict__[name] for name in names}
+                updated += plain.filter(pk=stored.pk).update(**values)
+        for names, group in groups.items():
+            updated += plain.bulk_update(group, sorted(names))
         return updated
 
 
@@ -346,14 +372,9 @@ def _mutable_indexes(
     ]
 
 
-# Storing a number rounds or truncates it to the column's type (2.5 in an integer
-# column, 3.525 in a DECIMAL(10, 2)); CAST does the same in the SELECT, so that new holds
-# what the UPDATE will store, by the database's own rules.
 _STRUCTURED = frozenset({"JSONField", "ArrayField", "HStoreField"})
-_NUMERIC = frozenset(
+_INTEGER = frozenset(
     {
-        "DecimalField",
-        "FloatField",
         "IntegerField",
         "BigIntegerField",
         "SmallIntegerField",
@@ -362,6 +383,7 @@ _NUMERIC = frozenset(
         "PositiveSmallIntegerField",
     }
 )
+_NUMERIC = _INTEGER | {"DecimalField", "FloatField"}
 
 
 def _quantizer(field: Any) -> Callable[[Any], Any]:
@@ -374,10 +396,21 @@ def _quantizer(field: Any) -> Callable[[Any], Any]:
     return quantize
 
 
-def _as_stored(field: Any, value: Any) -> Any:
-    if not hasattr(value, "resolve_expression"):
-        value = Value(value, output_field=field)
-    return Cast(value, output_field=field)
+def _as_stored(field: Any, value: Any, vendor: str) -> Any:
+    """Return the expression that computes what the column will store, or None for a literal.
+
+    Storing a number rounds or truncates it to the column's type (2.5 in an integer
+    column, 3.525 in a DECIMAL(10, 2)); CAST does the same in the SELECT, by the
+    database's own rules. SQLite stores a non-integral value in an integer column as it
+    is, so there the expression is only told its field, for the field's converters.
+    """
+    expression = hasattr(value, "resolve_expression")
+    kind = field.get_internal_type()
+    if vendor == "sqlite" and kind in _INTEGER:
+        return ExpressionWrapper(value, output_field=field) if expression else None
+    if kind in _NUMERIC:
+        return Cast(value if expression else Value(value, output_field=field), output_field=field)
+    return value if expression else None
 
 
 def _to_python(field: Any, value: Any) -> Any:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
+
+M = TypeVar("M", bound=models.Model)
 
 MISSING: Any = object()
 MUTABLE = (dict, list, set, bytearray)
@@ -136,3 +138,55 @@ def _copied_at(values: tuple[Any, ...], indexes: list[int]) -> tuple[Any, ...]:
     for i in indexes:
         copied[i] = copy_value(copied[i])
     return tuple(copied)
+
+
+def stored_view(new: Sequence[M], old: Sequence[models.Model], attnames: Sequence[str]) -> list[M]:
+    """Return ``new`` where each row whose ``attnames`` differ from the stored row is a copy.
+
+    A caller's instance may hold unsaved or stale values in fields outside
+    ``bulk_update()``'s ``fields`` or ``save()``'s ``update_fields``. Triggers and their
+    conditions must see the row as it will be stored, yet the caller's unsaved values must
+    survive: such a row is replaced by a copy holding the stored values of ``attnames``
+    (rows that agree are passed on as they are). See :func:`copy_back`.
+    """
+    read = reader(attnames)
+    view: list[M] = []
+    for row, stored in zip(new, old, strict=True):
+        wanted = read(stored.__dict__)
+        if read(row.__dict__) == wanted:
+            view.append(row)
+            continue
+        copied = clone(row)
+        for name, value in zip(attnames, wanted, strict=True):
+            setattr(copied, name, copy_value(value))
+        view.append(copied)
+    return view
+
+
+def copy_back(
+    callers: Sequence[models.Model],
+    view: Sequence[models.Model],
+    changes: Sequence[frozenset[str]],
+    written: Sequence[str],
+) -> None:
+    """Copy the values to write from copies (:func:`stored_view`) to the callers' rows.
+
+    That is the fields the operation writes (a before trigger may have overridden them)
+    and the other fields before triggers changed.
+    """
+    for caller, row, changed in zip(callers, view, changes, strict=True):
+        if caller is not row:
+            for name in (*written, *changed):
+                setattr(caller, name, row.__dict__[name])
+
+
+def clone(row: M) -> M:
+    """Return a detached copy of ``row``: its own ``_state`` and copies of mutable values."""
+    copied: M = object.__new__(type(row))
+    state = copy.copy(row._state)
+    state.fields_cache = {}
+    copied.__dict__.update(
+        {name: copy_value(value) for name, value in row.__dict__.items() if name != "_state"}
+    )
+    copied.__dict__["_state"] = state
+    return copied
