@@ -20,7 +20,8 @@
 # is rebuilt only when the pinned Django version or the interpreter changes.
 set -euo pipefail
 
-# The newest Django series bulk_triggers supports, at its latest release.
+# The newest Django series bulk_triggers supports, at its latest release (bump it when a
+# 6.1.x or a newer supported series comes out: the suites below exist since Django 4.2).
 DJANGO_VERSION=6.1.3
 MIN_PYTHON=3.12
 SUITES=(
@@ -95,9 +96,9 @@ find_python() {
 
 build_venv() {
     local python stamp wanted
-    python=$(find_python) || die "Django $DJANGO_VERSION needs Python >= $MIN_PYTHON; none found" \
-        "(tried pyenv 3.13.0 and 3.12.1, then python3.14/3.13/3.12/python3 on PATH;" \
-        "set COMPAT_PYTHON to choose one)"
+    local tried="pyenv 3.13.0 and 3.12.1, then python3.14/3.13/3.12/python3 on PATH"
+    python=$(find_python) || die "Django $DJANGO_VERSION needs Python >= $MIN_PYTHON;" \
+        "none found (tried ${COMPAT_PYTHON:-$tried}; set COMPAT_PYTHON to choose one)"
     # shellcheck disable=SC2086
     wanted="django=$DJANGO_VERSION python=$($python -c 'import sys; print(sys.version.split()[0])')"
     stamp="$VENV/.compat-stamp"
