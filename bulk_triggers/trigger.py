@@ -49,7 +49,7 @@ class TriggerMeta(type):
             return cls  # Trigger itself.
         cls._definition_index = next(_definition_counter)
         cls.model = _model_of(cls)
-        _check_event_methods(cls, namespace)
+        _check_event_methods(cls, _own_and_mixed_in(cls, namespace))
         _check_attributes(cls)
         cls._methods = {
             EVENT_METHODS[attr]: getattr(cls, attr)
@@ -121,6 +121,19 @@ def _model_of(cls: TriggerMeta) -> type[models.Model] | None:
 
 def _label(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _own_and_mixed_in(cls: TriggerMeta, namespace: dict[str, Any]) -> dict[str, Any]:
+    """Return the class body plus attributes from plain mixins, which nothing checked yet.
+
+    Attributes inherited from other triggers were checked where those were defined.
+    """
+    found: dict[str, Any] = {}
+    for base in reversed(cls.__mro__[1:]):
+        if not isinstance(base, TriggerMeta) and base not in (object, Generic):
+            found.update(vars(base))
+    found.update(namespace)
+    return found
 
 
 def _check_event_methods(cls: TriggerMeta, namespace: dict[str, Any]) -> None:
