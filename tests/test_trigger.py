@@ -633,8 +633,16 @@ SHIP: dict[str, Any] = {
 
 
 @pytest.mark.parametrize("operation", SHIP)
-def test_old_unchanged_for_later_triggers(using: str, operation: str) -> None:
-    """A trigger that mutates ``old`` changes nothing that later triggers or conditions see."""
+def test_changing_old_is_refused_before_later_triggers_see_it(
+    using: str, operation: str, settings: Any
+) -> None:
+    """With PROTECT_OLD (DEBUG's default), a trigger changing old fails, naming it; no write.
+
+    old is shared by the triggers of one operation (copying it per trigger would cost a
+    copy of every row per call), so a change would reach later triggers: development
+    refuses it at the trigger that made it.
+    """
+    settings.BULK_TRIGGERS = {"PROTECT_OLD": True}
     row = Item.objects.create(name="a", status="paid")
     seen: list[tuple[str, str, str]] = []
 
@@ -652,8 +660,7 @@ def test_old_unchanged_for_later_triggers(using: str, operation: str) -> None:
         def on_before_update(self, new: list[Item], old: list[Item]) -> None:
             seen.extend(("before", n.status, o.status) for n, o in zip(new, old, strict=True))
 
-        def on_after_update(self, new: list[Item], old: list[Item]) -> None:
-            seen.extend(("after", n.status, o.status) for n, o in zip(new, old, strict=True))
-
-    SHIP[operation](row)
-    assert seen == [("before", "shipped", "paid"), ("after", "shipped", "paid")]
+    with pytest.raises(TypeError, match=rf"{Vandal.label}\.on_before_update changed old\[0\]"):
+        SHIP[operation](row)
+    assert seen == []
+    assert Item.objects.get(pk=row.pk).status == "paid"
