@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.db.models.options import Options
+from django.db.models.signals import class_prepared
+from django.utils.functional import cached_property
 
 from bulk_triggers.instance import delete_instance, save_instance
 from bulk_triggers.manager import TriggerManager
@@ -38,3 +41,32 @@ class TriggerModelMixin(models.Model):
         return result
 
     delete.alters_data = True  # type: ignore[attr-defined]
+
+
+class _TriggerOptions(Options):  # type: ignore[type-arg]
+    """Options whose automatic base manager hands out ``TriggerQuerySet``.
+
+    Django writes through the base manager in a few places (a reverse foreign key's
+    ``add()`` moves rows with its ``update()``); Django's automatic base manager is a
+    plain ``Manager`` and would skip the triggers. Swapping the class of a model's
+    options, rather than adding a manager, keeps migrations unchanged.
+    """
+
+    @cached_property
+    def base_manager(self) -> models.Manager[Any]:
+        manager: models.Manager[Any] = Options.base_manager.func(self)  # type: ignore[attr-defined]
+        if not manager.auto_created:
+            return manager  # Meta.base_manager_name names one: it is the user's choice.
+        replacement: TriggerManager[Any] = TriggerManager()
+        replacement.name = manager.name
+        replacement.model = self.model
+        replacement.auto_created = True
+        return replacement
+
+
+def _use_trigger_base_manager(sender: type[models.Model], **kwargs: Any) -> None:
+    if issubclass(sender, TriggerModelMixin) and type(sender._meta) is Options:
+        sender._meta.__class__ = _TriggerOptions
+
+
+class_prepared.connect(_use_trigger_base_manager)

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from django.db import connections, models, transaction
 from django.db.models import ExpressionWrapper, Value
 from django.db.models.functions import Cast
-from django.db.models.sql.where import WhereNode
 
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
-from bulk_triggers.rows import in_chunks, load_by_pk, row_builder, selection
+from bulk_triggers.rows import in_chunks, load_by_pk, row_builder, selection, with_annotations
 from bulk_triggers.snapshot import (
     MUTABLE,
     Snapshot,
@@ -32,6 +32,9 @@ from bulk_triggers.snapshot import (
 )
 
 M = TypeVar("M", bound=models.Model)
+
+# Set by update_or_create() on a model without the mixin, for its get_or_create().
+_dispatching_save: ContextVar[bool] = ContextVar("bulk_triggers_dispatching_save", default=False)
 
 __all__ = ["TriggerQuerySet"]
 
@@ -62,6 +65,34 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         obj = self.model(**kwargs)
         save_instance(obj, obj.save, (), {"force_insert": True, "using": self._write_alias()})
         return obj
+
+    def update_or_create(
+        self,
+        defaults: Any = None,
+        create_defaults: Any = None,
+        **kwargs: Any,
+    ) -> tuple[M, bool]:
+        from bulk_triggers.models import TriggerModelMixin
+
+        if issubclass(self.model, TriggerModelMixin) or not triggers_for(self.model, "update"):
+            return super().update_or_create(defaults, create_defaults, **kwargs)
+        # Without the mixin, the obj.save() that Django's update_or_create() ends with
+        # would skip the triggers: get_or_create() hands it an object that dispatches.
+        token = _dispatching_save.set(True)
+        try:
+            obj, created = super().update_or_create(defaults, create_defaults, **kwargs)
+        finally:
+            _dispatching_save.reset(token)
+        obj.__dict__.pop("save", None)
+        return obj, created
+
+    def get_or_create(self, defaults: Any = None, **kwargs: Any) -> tuple[M, bool]:
+        obj, created = super().get_or_create(defaults, **kwargs)
+        if not created and _dispatching_save.get():
+            _dispatching_save.set(False)
+            plain_save = obj.save
+            obj.save = lambda *a, **k: save_instance(obj, plain_save, a, k)  # type: ignore[method-assign]
+        return obj, created
 
     def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
         triggers = triggers_for(self.model, "create")
@@ -231,14 +262,8 @@ def _update_target(queryset: models.QuerySet[Any], using: str) -> models.QuerySe
     Django inlines annotations into update values (``annotate(x=…).update(f=F("x"))``);
     rows are then picked by primary key, so the original filter is dropped.
     """
-    query = queryset.query
-    if not query.annotations or len(query.alias_map) > 1:
-        return models.QuerySet(model=queryset.model, using=using)
-    chained = query.chain()
-    chained.where = WhereNode()
-    chained.clear_ordering(force=True)
-    chained.clear_limits()
-    return models.QuerySet(model=queryset.model, query=chained, using=using)
+    target: models.QuerySet[Any] = models.QuerySet(model=queryset.model, using=using)
+    return with_annotations(target, queryset.query)
 
 
 def _refuse_as_django_would(method: Any, queryset: models.QuerySet[Any], **kwargs: Any) -> Any:
@@ -396,6 +421,17 @@ def _quantizer(field: Any) -> Callable[[Any], Any]:
     return quantize
 
 
+class _AsColumn(ExpressionWrapper):  # type: ignore[type-arg]
+    """An expression read back as its column would be: with the field's converters only.
+
+    ExpressionWrapper would add ``int()`` for an integer field, which SQLite's column
+    does not apply to the value it stores.
+    """
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        return list(self.output_field.get_db_converters(connection))
+
+
 def _as_stored(field: Any, value: Any, vendor: str) -> Any:
     """Return the expression that computes what the column will store, or None for a literal.
 
@@ -407,7 +443,7 @@ def _as_stored(field: Any, value: Any, vendor: str) -> Any:
     expression = hasattr(value, "resolve_expression")
     kind = field.get_internal_type()
     if vendor == "sqlite" and kind in _INTEGER:
-        return ExpressionWrapper(value, output_field=field) if expression else None
+        return _AsColumn(value, output_field=field) if expression else None
     if kind in _NUMERIC:
         return Cast(value if expression else Value(value, output_field=field), output_field=field)
     return value if expression else None

@@ -8,6 +8,7 @@ from typing import Any, TypeVar, cast
 
 from django.db import connections, models
 from django.db.models.base import ModelState
+from django.db.models.expressions import Col
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
@@ -73,7 +74,23 @@ def selection(queryset: models.QuerySet[Any], using: str) -> models.QuerySet[Any
         return models.QuerySet(model=model, query=chained, using=using)
     pks = queryset.order_by().values("pk")
     rows: models.QuerySet[Any] = model._base_manager.db_manager(using).filter(pk__in=pks)
-    return cast(models.QuerySet[Any], rows.order_by())
+    return with_annotations(rows.order_by(), query)
+
+
+def with_annotations(queryset: QS, source: Query) -> QS:
+    """Return ``queryset`` with the annotations of ``source`` that read only its own row.
+
+    ``update()`` may refer to such annotations (``update(f=F("annotation"))``); ones that
+    aggregate or read joined tables cannot be carried over (nor used by ``update()``).
+    """
+    base = source.base_table
+    for name, annotation in source.annotations.items():
+        if getattr(annotation, "contains_aggregate", False):
+            continue
+        columns = [expr for expr in annotation.flatten() if isinstance(expr, Col)]
+        if all(column.alias == base for column in columns):
+            queryset.query.add_annotation(annotation, name)
+    return queryset
 
 
 def in_chunks(queryset: models.QuerySet[Any], size: int | None = None) -> Iterator[Sequence[Any]]:
