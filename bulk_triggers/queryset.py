@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from django.db import connections, models, transaction
 from django.db.models import ExpressionWrapper, Value
 from django.db.models.functions import Cast
+from django.db.models.sql.where import WhereNode
 
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
@@ -64,6 +65,8 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
             return super().create(**kwargs)  # Django refuses these.
         obj = self.model(**kwargs)
         save_instance(obj, obj.save, (), {"force_insert": True, "using": self._write_alias()})
+        if hasattr(self, "_fetch_mode"):  # Django 6.1+
+            obj._state.fetch_mode = self._fetch_mode
         return obj
 
     def update_or_create(
@@ -156,16 +159,18 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         using = self._write_alias()
         dispatch = Dispatch(self.model, "update", using, triggers)
         plain = self._plain(using)
-        # Lock rows in primary key order, as update() and delete() do, so that concurrent
-        # writers cannot deadlock on each other's chunks.
-        ordered = sorted(objs, key=lambda obj: obj.pk)
+        batches = self._django_batches(objs, fields, batch_size, using)
+        # One object per row, the one Django's statements would leave stored; locked in
+        # primary key order, as update() and delete() do, so that concurrent writers
+        # cannot deadlock on each other's chunks.
+        ordered = sorted(_written_objects(batches), key=lambda obj: obj.pk)
         watched = [name for name in writable_attnames(self.model) if name not in written]
         updated = 0
+        existing: set[Any] = set()
         with transaction.atomic(using=using):
-            for chunk in chunks(ordered):
-                # Django writes the first of several objects for one row; so do we.
-                unique = list({obj.pk: obj for obj in reversed(chunk)}.values())[::-1]
+            for unique in chunks(ordered):
                 stored = load_by_pk(self.model, [obj.pk for obj in unique], using)
+                existing.update(stored)
                 callers: list[M] = [obj for obj in unique if obj.pk in stored]
                 old = [stored[obj.pk] for obj in callers]
                 new = stored_view(callers, old, watched)
@@ -176,7 +181,20 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
                 for extra, group in _group_by_changes(unique, callers, changes):
                     updated += plain.bulk_update(group, [*fields, *sorted(extra)], batch_size)
                 dispatch.after(new, old)
-        return updated
+        if len(ordered) == len(objs):
+            return updated
+        # Duplicates: count as Django does, each batch the distinct rows it matched.
+        return sum(len({obj.pk for obj in batch} & existing) for batch in batches)
+
+    def _django_batches(
+        self, objs: Sequence[M], fields: Sequence[str], batch_size: int | None, using: str
+    ) -> list[Sequence[M]]:
+        """Split ``objs`` as Django's bulk_update() does: batches decide which duplicate wins."""
+        opts = self.model._meta
+        resolved = [opts.get_field(name) for name in fields]
+        largest = connections[using].ops.bulk_batch_size([opts.pk, opts.pk, *resolved], objs)
+        size = min(batch_size, largest) if batch_size else largest
+        return [objs[start : start + size] for start in range(0, len(objs), max(size, 1))]
 
     def _check_bulk_update(
         self, objs: Sequence[M], fields: Sequence[str], batch_size: int | None
@@ -204,8 +222,8 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         dispatch = Dispatch(self.model, "update", using, triggers)
         target = _update_target(self, using)
         updated = 0
+        _refuse_as_django_would(models.QuerySet.update, self, **kwargs)
         with transaction.atomic(using=using):
-            _refuse_as_django_would(models.QuerySet.update, self, **kwargs)
             plan = _UpdatePlan(self.model, kwargs, connections[using].vendor)
             for rows in in_chunks(plan.select(selection(self, using))):
                 new, old, planned = plan.instances(rows, using)
@@ -224,10 +242,8 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         dispatch = Dispatch(self.model, "delete", using, triggers)
         plain: models.QuerySet[M] = models.QuerySet(model=self.model, using=using)
         total, per_model = 0, Counter[str]()
+        self._check_delete()
         with transaction.atomic(using=using):
-            nothing: tuple[int, dict[str, int]] = _refuse_as_django_would(
-                models.QuerySet.delete, self
-            )
             attnames = [f.attname for f in self.model._meta.concrete_fields]
             build = row_builder(self.model, using, attnames)
             for rows in in_chunks(selection(self, using).values_list(*attnames)):
@@ -238,11 +254,40 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
                 per_model.update(counts)
                 dispatch.after(None, old)
         self._result_cache = None
-        return (total, dict(per_model)) if total else nothing
+        return total, dict(per_model)
+
+    def _check_delete(self) -> None:
+        """Refuse what Django's delete() refuses, without touching the database.
+
+        (Django's own delete() on an empty copy would open a transaction to find that.)
+        """
+        self._not_support_combined_queries("delete")  # type: ignore[attr-defined]
+        if self.query.is_sliced:
+            raise TypeError("Cannot use 'limit' or 'offset' with delete().")
+        if self.query.distinct_fields:
+            raise TypeError("Cannot call delete() after .distinct(*fields).")
+        if self._fields is not None:  # type: ignore[attr-defined]
+            raise TypeError("Cannot call delete() after .values() or .values_list()")
 
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
     update.alters_data = True  # type: ignore[attr-defined]
+
+
+def _written_objects(batches: Sequence[Sequence[M]]) -> list[M]:
+    """Return, per row, the object whose values Django's bulk_update() leaves stored.
+
+    Within one batch the first object of a row wins (CASE WHEN takes the first match);
+    a later batch's UPDATE overwrites an earlier one's.
+    """
+    winners: dict[Any, M] = {}
+    for batch in batches:
+        seen: set[Any] = set()
+        for obj in batch:
+            if obj.pk not in seen:
+                seen.add(obj.pk)
+                winners[obj.pk] = obj
+    return list(winners.values())
 
 
 def _check_instances(model: type[models.Model], objs: Sequence[Any], operation: str) -> None:
@@ -262,17 +307,24 @@ def _update_target(queryset: models.QuerySet[Any], using: str) -> models.QuerySe
     Django inlines annotations into update values (``annotate(x=…).update(f=F("x"))``);
     rows are then picked by primary key, so the original filter is dropped.
     """
-    target: models.QuerySet[Any] = models.QuerySet(model=queryset.model, using=using)
-    return with_annotations(target, queryset.query)
+    query = queryset.query
+    if len(query.alias_map) > 1:
+        target: models.QuerySet[Any] = models.QuerySet(model=queryset.model, using=using)
+        return with_annotations(target, query)
+    # One table: keep annotations and ordering (MySQL's UPDATE … ORDER BY needs it).
+    chained = query.chain()
+    chained.where = WhereNode()
+    chained.clear_limits()
+    return models.QuerySet(model=queryset.model, query=chained, using=using)
 
 
 def _refuse_as_django_would(method: Any, queryset: models.QuerySet[Any], **kwargs: Any) -> Any:
     """Run Django's own ``method`` on an empty copy of ``queryset`` and return its result.
 
-    Django validates its arguments (slices, values(), unknown fields, joined references in
-    update expressions, …) before it queries; on an empty queryset it then stops without
-    a query, inside our transaction without a statement. So every refusal is Django's
-    own, on every supported version, before any trigger runs.
+    Django validates its arguments (slices, unknown fields, joined references in update
+    expressions, …) before it queries; on an empty queryset ``update()`` then stops
+    without touching the database. So every refusal is Django's own, on every supported
+    version, before any trigger runs.
     """
     return method(queryset.none(), **kwargs)
 
