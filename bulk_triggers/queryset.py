@@ -24,10 +24,10 @@ from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
 from bulk_triggers.rows import in_chunks, load_by_pk, row_builder, selection, with_annotations
 from bulk_triggers.snapshot import (
-    MUTABLE,
     Snapshot,
     copy_back,
     copy_value,
+    mutable_indexes,
     stored_view,
     writable_attnames,
 )
@@ -389,7 +389,7 @@ class _UpdatePlan:
         width = len(self.attnames)
         computed = [(index, width + n) for n, index in enumerate(self.computed)]
         build = row_builder(self.model, using, self.attnames)
-        mutable = _mutable_indexes(self.model, self.attnames, rows[0]) if rows else []
+        mutable = mutable_indexes(self.model, self.attnames, rows[0]) if rows else []
         new, old, planned = [], [], []
         for row in rows:
             stored = row[:width]
@@ -438,18 +438,6 @@ class _UpdatePlan:
         return updated
 
 
-def _mutable_indexes(
-    model: type[models.Model], attnames: Sequence[str], row: Sequence[Any]
-) -> list[int]:
-    structured = {
-        f.attname for f in model._meta.concrete_fields if f.get_internal_type() in _STRUCTURED
-    }
-    return [
-        i for i, name in enumerate(attnames) if name in structured or isinstance(row[i], MUTABLE)
-    ]
-
-
-_STRUCTURED = frozenset({"JSONField", "ArrayField", "HStoreField"})
 _INTEGER = frozenset(
     {
         "IntegerField",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from functools import cache
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -35,37 +36,34 @@ def copy_value(value: Any) -> Any:
     return value
 
 
-_writable_cache: dict[type[models.Model], tuple[str, ...]] = {}
-_structured_cache: dict[type[models.Model], frozenset[str]] = {}
-
-
+@cache
 def writable_attnames(model: type[models.Model]) -> tuple[str, ...]:
     """Return the attnames of the concrete, non-primary-key fields a trigger may change."""
-    try:
-        return _writable_cache[model]
-    except KeyError:
-        pass
-    names = tuple(
+    return tuple(
         field.attname
         for field in model._meta.concrete_fields
         if not field.primary_key and not getattr(field, "generated", False)
     )
-    _writable_cache[model] = names
-    return names
 
 
-def _structured_attnames(model: type[models.Model]) -> frozenset[str]:
-    try:
-        return _structured_cache[model]
-    except KeyError:
-        pass
-    names = frozenset(
+@cache
+def structured_attnames(model: type[models.Model]) -> frozenset[str]:
+    """Return the attnames of fields whose values are containers (JSON, arrays, hstore)."""
+    return frozenset(
         field.attname
         for field in model._meta.concrete_fields
         if field.get_internal_type() in _STRUCTURED
     )
-    _structured_cache[model] = names
-    return names
+
+
+def mutable_indexes(
+    model: type[models.Model], attnames: Sequence[str], row: Sequence[Any]
+) -> list[int]:
+    """Return where ``row`` holds values that could be changed in place."""
+    structured = structured_attnames(model)
+    return [
+        i for i, name in enumerate(attnames) if name in structured or isinstance(row[i], MUTABLE)
+    ]
 
 
 def reader(attnames: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -103,12 +101,7 @@ class Snapshot:
         read = reader(attnames)
         values = [read(row.__dict__) for row in rows]
         if values:
-            structured = _structured_attnames(type(rows[0]))
-            mutable = [
-                i
-                for i, (name, value) in enumerate(zip(attnames, values[0], strict=True))
-                if name in structured or isinstance(value, MUTABLE)
-            ]
+            mutable = mutable_indexes(type(rows[0]), attnames, values[0])
             if mutable:
                 values = [_copied_at(row, mutable) for row in values]
         return cls(attnames, values)
