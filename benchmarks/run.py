@@ -26,16 +26,19 @@ def main(options: argparse.Namespace, command: str) -> int:
     """Run what ``options`` ask for; return the exit status."""
     if options.from_json:
         data = json.loads(Path(options.from_json).read_text())
+        if data.get("results"):  # Judged again, with this checkout's targets.
+            data.update(_results(data["meta"], data["results"]))
         _outputs(data, options, write_json=False)
         return 0
-    if options.scale:
-        from benchmarks import scale
-
-        return scale.main(options, command)
     if options.profile:
         from benchmarks import profiling
 
         return profiling.main(options)
+    _default_paths(options)
+    if options.scale:
+        from benchmarks import scale
+
+        return scale.main(options, command)
     databases = _usable_databases(options.databases)
     sizes = options.sizes or ((1_000,) if options.quick else DEFAULT_SIZES)
     repeat = options.repeat or (3 if options.quick else 5)
@@ -53,13 +56,40 @@ def main(options: argparse.Namespace, command: str) -> int:
                 print(f"… {db} {operation.name} N={n:,}", file=sys.stderr, flush=True)
                 for m in runner.measure(operation, n, repeat, memory=not options.no_memory):
                     measurements.append(m.as_dict())
+                _save(_results(meta, measurements), options.json)  # A long run keeps its part.
     meta["load_average_end"] = _load_average()
-    data = {"meta": meta, "results": report.rows_with_ratios(measurements)}
-    data["targets"] = [
-        t.as_dict() for t in report.check_targets(data["results"], meta["chunk_size"])
-    ]
-    _outputs(data, options, write_json=True)
+    _outputs(_results(meta, measurements), options, write_json=True)
     return 0
+
+
+def _results(meta: dict[str, Any], measurements: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = report.rows_with_ratios(measurements)
+    targets = [t.as_dict() for t in report.check_targets(rows, meta["chunk_size"])]
+    return {"meta": meta, "results": rows, "targets": targets}
+
+
+def _save(data: dict[str, Any], path: str) -> None:
+    Path(path).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _default_paths(options: argparse.Namespace) -> None:
+    """Send the outputs of a measuring run to ``--output-dir`` unless paths are given."""
+    directory = Path(options.output_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    options.json = options.json or str(directory / "benchmark.json")
+    if options.scale:
+        return
+    options.markdown = options.markdown or str(directory / "benchmark.md")
+    if options.chart is None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(
+                "No chart: matplotlib is not installed (pip install -e '.[bench]').",
+                file=sys.stderr,
+            )
+        else:
+            options.chart = str(directory / "benchmark.png")
 
 
 def _usable_databases(requested: tuple[str, ...] | None) -> list[str]:
@@ -102,6 +132,26 @@ def _load_average() -> list[float] | None:
         return None
 
 
+def _revision() -> str | None:
+    """Return the checkout's commit, marked ``+dirty`` when bulk_triggers/ has local changes."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "bulk_triggers"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return None
+    return f"{commit}+dirty" if commit and changes else commit or None
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -129,6 +179,7 @@ def machine(command: str, databases: list[str], sizes: Any, repeat: int) -> dict
     return {
         "command": command,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "revision": _revision(),
         "python": platform.python_version(),
         "django": django.get_version(),
         "platform": platform.platform(),
@@ -159,7 +210,7 @@ def _outputs(data: dict[str, Any], options: argparse.Namespace, write_json: bool
 
         print("\n".join(describe(data["scale"])))
     if write_json and options.json:
-        Path(options.json).write_text(json.dumps(data, indent=2) + "\n")
+        _save(data, options.json)
         print(f"Wrote {options.json}", file=sys.stderr)
     if options.markdown:
         from benchmarks.markdown import render

@@ -26,11 +26,20 @@ WITH_FLOOR = {"bulk_create", "bulk_update", "update_value", "update_f", "delete"
 
 
 def _bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m benchmarks`` on SQLite in ``tmp_path`` and return the finished process."""
+    """Run ``python -m benchmarks`` on SQLite, all files in ``tmp_path``; return the process."""
     env = {**os.environ, "BULK_TRIGGERS_BENCH_DIR": str(tmp_path)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--databases", "sqlite", *args],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--databases",
+            "sqlite",
+            "--output-dir",
+            str(tmp_path),
+            *args,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -44,10 +53,10 @@ def _bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run the whole benchmark once with tiny N and return its JSON and console output."""
     tmp_path = tmp_path_factory.mktemp("bench")
-    out = tmp_path / "bench.json"
-    done = _bench(tmp_path, "--sizes", str(N), "--repeat", "2", "--json", str(out))
-    data: dict[str, Any] = json.loads(out.read_text())
+    done = _bench(tmp_path, "--sizes", str(N), "--repeat", "2")
+    data: dict[str, Any] = json.loads((tmp_path / "benchmark.json").read_text())
     data["stdout"] = done.stdout
+    data["files"] = sorted(path.name for path in tmp_path.iterdir())
     return data
 
 
@@ -71,7 +80,9 @@ def test_rows_have_the_documented_fields(run: dict[str, Any]) -> None:
     for row in run["results"]:
         assert row["db"] == "sqlite"
         assert row["n"] == N
-        assert len(row["times"]) == 2
+        # --repeat 2; operations under 50 ms get three times as many rounds.
+        assert len(row["times"]) in (2, 6)
+        assert len(row["times"]) == len(_row(run, row["operation"], "django")["times"])
         assert row["median_s"] > 0
         assert row["peak_kib"] > 0
         assert row["statements"] == sum(row["statement_kinds"].values())
@@ -135,10 +146,15 @@ def test_targets_are_checked(run: dict[str, Any]) -> None:
     assert "Targets" in run["stdout"]
 
 
+def test_outputs_go_to_the_output_directory(run: dict[str, Any]) -> None:
+    """A measuring run writes its JSON and Markdown (and chart, with matplotlib) to --output-dir."""
+    assert {"benchmark.json", "benchmark.md"} <= set(run["files"])
+
+
 def test_from_json_renders_markdown(run: dict[str, Any], tmp_path: Path) -> None:
     """An earlier JSON file renders as Markdown without measuring again."""
     source = tmp_path / "in.json"
-    source.write_text(json.dumps({k: v for k, v in run.items() if k != "stdout"}))
+    source.write_text(json.dumps({k: v for k, v in run.items() if k not in ("stdout", "files")}))
     page = tmp_path / "bench.md"
     _bench(tmp_path, "--from-json", str(source), "--markdown", str(page))
     text = page.read_text()
@@ -150,7 +166,7 @@ def test_chart_is_a_png(run: dict[str, Any], tmp_path: Path) -> None:
     """The chart is written as a PNG file (matplotlib comes with the bench extra)."""
     pytest.importorskip("matplotlib")
     source = tmp_path / "in.json"
-    source.write_text(json.dumps({k: v for k, v in run.items() if k != "stdout"}))
+    source.write_text(json.dumps({k: v for k, v in run.items() if k not in ("stdout", "files")}))
     chart = tmp_path / "bench.png"
     _bench(tmp_path, "--from-json", str(source), "--chart", str(chart))
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -158,9 +174,8 @@ def test_chart_is_a_png(run: dict[str, Any], tmp_path: Path) -> None:
 
 def test_scale_check_counts_statements(tmp_path: Path) -> None:
     """The scale check reports peak memory and statements per size; more chunks, more statements."""
-    out = tmp_path / "scale.json"
-    _bench(tmp_path, "--scale", "2500", "--scale-base", "500", "--json", str(out))
-    runs = json.loads(out.read_text())["scale"]["runs"]
+    _bench(tmp_path, "--scale", "2500", "--scale-base", "500")
+    runs = json.loads((tmp_path / "benchmark.json").read_text())["scale"]["runs"]
     assert {(r["operation"], r["n"]) for r in runs} == {
         (op, n) for op in ("update_f", "delete") for n in (500, 2500)
     }
