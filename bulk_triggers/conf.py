@@ -1,6 +1,7 @@
-"""Settings of bulk_triggers, read from ``settings.BULK_TRIGGERS`` on every use.
+"""Settings of bulk_triggers, read from ``settings.BULK_TRIGGERS``.
 
-Read each time rather than cached, so that ``override_settings`` works in tests.
+Values are validated once and cached; the cache is dropped when ``BULK_TRIGGERS`` or
+``DEBUG`` change (``override_settings``, the pytest-django ``settings`` fixture).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 INTEGERS: dict[str, int] = {
     "MAX_DEPTH": 16,
@@ -16,6 +18,9 @@ INTEGERS: dict[str, int] = {
 }
 # A flag left unset follows settings.DEBUG.
 FLAGS: tuple[str, ...] = ("PROTECT_OLD",)
+
+
+_cache: dict[str, Any] = {}
 
 
 def _configured() -> dict[str, Any]:
@@ -29,24 +34,42 @@ def _configured() -> dict[str, Any]:
     return configured
 
 
+def _forget(setting: str, **kwargs: Any) -> None:
+    if setting in ("BULK_TRIGGERS", "DEBUG"):
+        _cache.clear()
+
+
+setting_changed.connect(_forget)
+
+
 def get(name: str) -> int:
     """Return the integer setting ``name``, validated as a positive integer."""
+    try:
+        return int(_cache[name])
+    except KeyError:
+        pass
     value = _configured().get(name, INTEGERS[name])
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ImproperlyConfigured(
             f"settings.BULK_TRIGGERS[{name!r}] must be a positive integer, got {value!r}."
         )
+    _cache[name] = value
     return value
 
 
 def flag(name: str) -> bool:
     """Return the boolean setting ``name``; unset, it follows ``settings.DEBUG``."""
     assert name in FLAGS
+    try:
+        return bool(_cache[name])
+    except KeyError:
+        pass
     value = _configured().get(name)
     if value is None:
-        return bool(settings.DEBUG)
-    if not isinstance(value, bool):
+        value = bool(settings.DEBUG)
+    elif not isinstance(value, bool):
         raise ImproperlyConfigured(
             f"settings.BULK_TRIGGERS[{name!r}] must be True, False or None, got {value!r}."
         )
+    _cache[name] = value
     return value

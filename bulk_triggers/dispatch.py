@@ -143,8 +143,7 @@ class Dispatch:
         return ([new[i] for i in indexes], [old[i] for i in indexes])  # type: ignore[index]
 
     def _call(self, trigger: TriggerMeta, stage: str, args: tuple[list[Any], ...]) -> None:
-        method_name = f"on_{stage}_{self.event}"
-        label = f"{trigger.label}.{method_name}"
+        label = _label(trigger, stage, self.event)
         method = trigger._methods[(stage, self.event)]
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
@@ -188,6 +187,19 @@ class Dispatch:
         new = args[0] if self.event != "delete" else None
         old = args[-1] if self.event != "create" else None
         return CapturedCall(trigger, stage, self.event, new, old, self.using)
+
+
+_labels: dict[tuple[TriggerMeta, str, str], str] = {}
+
+
+def _label(trigger: TriggerMeta, stage: str, event: str) -> str:
+    """Return ``"module.Trigger.on_stage_event"``, built once per method."""
+    key = (trigger, stage, event)
+    try:
+        return _labels[key]
+    except KeyError:
+        label = _labels[key] = f"{trigger.label}.on_{stage}_{event}"
+        return label
 
 
 class _OldGuard:

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import models, router, transaction
 
 from bulk_triggers.dispatch import Dispatch, triggers_for
-from bulk_triggers.rows import load_by_pk
+from bulk_triggers.rows import load_one
 from bulk_triggers.snapshot import Snapshot, copy_back, stored_view, writable_attnames
 
 _SAVE_PARAMETERS = ("force_insert", "force_update", "using", "update_fields")
@@ -54,7 +54,7 @@ def save_instance(
         # primary key needs the lookup to know whether Django will insert it.
         return save(**options)
     with transaction.atomic(using=using):
-        old = load_by_pk(model, [instance.pk], using).get(instance.pk)
+        old = load_one(model, instance.pk, using)
         if old is None:
             if not creating or options.get("force_update"):
                 return save(**options)
@@ -138,7 +138,7 @@ def delete_instance(
     using = using or router.db_for_write(model, instance=instance)
     dispatch = Dispatch(model, "delete", using, triggers)
     with transaction.atomic(using=using):
-        old = load_by_pk(model, [instance.pk], using).get(instance.pk)
+        old = load_one(model, instance.pk, using)
         if old is None:
             return delete(using=using, keep_parents=keep_parents)
         dispatch.before(None, [old])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from inspect import getattr_static
 from typing import Any, TypeVar, cast
+from weakref import WeakKeyDictionary
 
 from django.db import connections, models
 from django.db.models.base import ModelState
@@ -45,6 +46,43 @@ def load_by_pk(
     # Primary key order makes InnoDB range-scan just these keys and lock them in the
     # same order as every other writer, instead of scanning (and waiting on) other rows.
     return {row.pk: row for row in locked(queryset.order_by("pk"))}
+
+
+# Per connection object (one per thread and alias): compiled statements and converters
+# hold on to the connection they were made for.
+_one_row: WeakKeyDictionary[Any, dict[type[models.Model], tuple[str, Any, Any, int]]] = (
+    WeakKeyDictionary()
+)
+
+
+def load_one(model: type[models.Model], pk: Any, using: str) -> models.Model | None:
+    """Return the stored row with primary key ``pk``, locked, or None: one query.
+
+    What :func:`load_by_pk` does for one row, without building and compiling a
+    queryset each time (a ``save()`` pays this on every call): the statement is compiled
+    once per model and database, then executed with the key as its only parameter.
+    """
+    connection = connections[using]
+    compiled = _one_row.setdefault(connection, {})
+    if model not in compiled:
+        queryset = locked(model._base_manager.db_manager(using).filter(pk=pk).order_by())
+        compiler = queryset.query.get_compiler(using)
+        sql, params = compiler.as_sql()
+        if len(params) != 1 or compiler.col_count != len(model._meta.concrete_fields):
+            return load_by_pk(model, [pk], using).get(pk)  # An unusual shape: the long way.
+        fields = [column[0] for column in compiler.select[: compiler.col_count]]
+        compiled[model] = (sql, compiler, compiler.get_converters(fields), compiler.col_count)
+    sql, compiler, converters, width = compiled[model]
+    value = model._meta.pk.get_db_prep_value(pk, connection, prepared=False)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if converters:
+        row = next(iter(compiler.apply_converters([row], converters)))
+    attnames = [field.attname for field in model._meta.concrete_fields]
+    return row_builder(model, using, attnames)(row[:width])
 
 
 def selection(queryset: models.QuerySet[Any], using: str) -> models.QuerySet[Any]:
