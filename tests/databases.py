@@ -78,9 +78,7 @@ def configure() -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         if problem is None:
             databases[vendor] = config
         elif vendor in must:
-            raise RuntimeError(
-                f"{vendor} is required by BULK_TRIGGERS_REQUIRE_DBS but {problem}."
-            )
+            raise RuntimeError(f"{vendor} is required by BULK_TRIGGERS_REQUIRE_DBS but {problem}.")
         else:
             skipped[vendor] = problem
     return databases, skipped

@@ -392,6 +392,9 @@ def test_shared_bypass_instance_in_concurrent_threads(using: str, ran: list[str]
     watch(ran, "OnItem", Item)
     skip = bypass(Item)
     first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    # The blocks overlap; the writes take turns (SQLite's shared cache refuses, rather
+    # than waits for, a second writer).
+    first_done = threading.Event()
 
     def first() -> None:
         try:
@@ -402,12 +405,14 @@ def test_shared_bypass_instance_in_concurrent_threads(using: str, ran: list[str]
         finally:
             first_out.set()
         Item.objects.create(name="first-after")
+        first_done.set()
 
     def second() -> None:
         assert first_in.wait(WAIT)
         with skip:
             second_in.set()
             assert first_out.wait(WAIT)
+            assert first_done.wait(WAIT)
             Item.objects.create(name="second")
         Item.objects.create(name="second-after")
 

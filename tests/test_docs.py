@@ -85,7 +85,7 @@ CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "class ShipOrder(Trigger[Order])": check_ship_order,
     "class RefuseEmptyLines": check_refuse_empty_lines,
     "class AccountAudit(Audit[Account])": check_generic_base,
-    "condition = HasChanged(\"status\") & ~IsEqual": check_condition,
+    'condition = HasChanged("status") & ~IsEqual': check_condition,
     "BULK_TRIGGERS = {": check_settings,
     "class Order(TriggerModelMixin)": check_model,
     "def import_legacy_rows": check_bypass,
