@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +73,7 @@ def table_lines(rows: list[dict[str, Any]], markdown: bool = False) -> list[str]
     return lines
 
 
-def _render(title: str, cells: list[tuple[str, ...]], markdown: bool) -> list[str]:
+def _render(title: str, cells: Sequence[tuple[str, ...]], markdown: bool) -> list[str]:
     if markdown:
         out = [f"#### {title}", "", "| " + " | ".join(HEADER) + " |"]
         out.append("|" + "|".join(["---:", ":---", "---:", "---:", "---:", "---:", "---:"]) + "|")

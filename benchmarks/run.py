@@ -77,9 +77,9 @@ def _default_paths(options: argparse.Namespace) -> None:
     directory = Path(options.output_dir)
     directory.mkdir(parents=True, exist_ok=True)
     options.json = options.json or str(directory / "benchmark.json")
+    options.markdown = options.markdown or str(directory / "benchmark.md")
     if options.scale:
         return
-    options.markdown = options.markdown or str(directory / "benchmark.md")
     if options.chart is None:
         try:
             import matplotlib  # noqa: F401

@@ -32,7 +32,10 @@ CHUNK_SIZE = 2_000
 
 
 def main(options: argparse.Namespace, command: str) -> int:
-    """Run the scale check, print it, and add it to ``--json`` if given."""
+    """Run the scale check, print it, add it to the JSON file and render that as Markdown.
+
+    The JSON file keeps the results of an earlier measuring run, so that one page shows both.
+    """
     from benchmarks.run import machine
 
     sizes = sorted({options.scale_base, options.scale})
@@ -42,49 +45,64 @@ def main(options: argparse.Namespace, command: str) -> int:
         "runs": check(sizes, log=lambda text: print(text, file=sys.stderr, flush=True)),
     }
     print("\n".join(describe(result)))
-    if options.json:
-        path = Path(options.json)
-        data = json.loads(path.read_text()) if path.exists() else {}
-        data.setdefault("meta", machine(command, ["sqlite"], sizes, 1))
-        data["scale"] = result
-        path.write_text(json.dumps(data, indent=2) + "\n")
-        print(f"Wrote the scale check into {path}", file=sys.stderr)
+    path = Path(options.json)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault("meta", machine(command, ["sqlite"], sizes, 1))
+    data["scale"] = result
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"Wrote the scale check into {path}", file=sys.stderr)
+    if options.markdown:
+        from benchmarks.markdown import render
+
+        Path(options.markdown).write_text(render(data))
+        print(f"Wrote {options.markdown}", file=sys.stderr)
     return 0
 
 
 def check(sizes: list[int], log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Return, per size and operation, the peak traced memory, statements and time."""
+    """Return, per size and operation, the peak traced memory, statements and times.
+
+    Each operation runs twice from the same rows: once timed, once under tracemalloc
+    (which slows Python several times over, so its time is reported apart).
+    """
     triggers = configs.define_configs()["pair"]
     create_tables(USING)
+    operations: list[tuple[str, Callable[[], object]]] = [
+        ("update_f", lambda: TriggerItem.objects.using(USING).update(amount=F("amount") + 1)),
+        ("delete", lambda: TriggerItem.objects.using(USING).all().delete()),
+    ]
     runs = []
     for n in sizes:
-        log(f"… scale: inserting {n:,} rows")
-        seed_raw(TriggerItem, USING, n)
-        operations: list[tuple[str, Callable[[], object]]] = [
-            ("update_f", lambda: TriggerItem.objects.using(USING).update(amount=F("amount") + 1)),
-            ("delete", lambda: TriggerItem.objects.using(USING).all().delete()),
-        ]
         for name, operation in operations:
-            log(f"… scale: {name} over {n:,} rows")
-            with override_settings(BULK_TRIGGERS={"CHUNK_SIZE": CHUNK_SIZE}):
-                runs.append({"operation": name, "n": n, **_traced(operation, triggers)})
+            run: dict[str, Any] = {"operation": name, "n": n}
+            for traced in (False, True):
+                log(f"… scale: inserting {n:,} rows")
+                seed_raw(TriggerItem, USING, n)
+                log(f"… scale: {name} over {n:,} rows{' under tracemalloc' if traced else ''}")
+                with override_settings(BULK_TRIGGERS={"CHUNK_SIZE": CHUNK_SIZE}):
+                    run.update(_run(operation, triggers, traced))
+            runs.append(run)
         left = TriggerItem.objects.using(USING).count()
         assert left == 0, f"{left} rows left after delete()"
     return runs
 
 
-def _traced(operation: Callable[[], object], triggers: Any) -> dict[str, Any]:
+def _run(operation: Callable[[], object], triggers: Any, traced: bool) -> dict[str, Any]:
     counter = _Counter()
     with configs.active(triggers), connections[USING].execute_wrapper(counter):
         gc.collect()
-        tracemalloc.start()
+        if traced:
+            tracemalloc.start()
         started = time.perf_counter()
         try:
             operation()
             elapsed = time.perf_counter() - started
-            _, peak = tracemalloc.get_traced_memory()
+            peak = tracemalloc.get_traced_memory()[1] if traced else 0
         finally:
-            tracemalloc.stop()
+            if traced:
+                tracemalloc.stop()
+    if not traced:
+        return {"seconds": elapsed}
     return {"peak_kib": peak / 1024, "statements": counter.count, "seconds_traced": elapsed}
 
 
@@ -108,7 +126,8 @@ def describe(result: dict[str, Any]) -> list[str]:
         for r in mine:
             lines.append(
                 f"  {name:<9} N = {r['n']:>9,}: peak {r['peak_kib']:>9,.0f} KiB, "
-                f"{r['statements']:,} statements, {r['seconds_traced']:.1f} s under tracemalloc"
+                f"{r['statements']:,} statements, {r['seconds']:.1f} s "
+                f"({r['seconds_traced']:.1f} s under tracemalloc)"
             )
         if len(mine) > 1:
             growth = mine[-1]["peak_kib"] / mine[0]["peak_kib"]
