@@ -95,7 +95,10 @@ def _parameter_limit(using: str) -> int | None:
     if connection.vendor != "sqlite":
         return None
     connection.ensure_connection()
-    limit: int = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    getlimit = getattr(connection.connection, "getlimit", None)  # Python 3.11+
+    if getlimit is None:  # SQLite's compiled-in default since 3.32.
+        return 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+    limit: int = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     return limit
 
 
