@@ -1,0 +1,63 @@
+"""The README's "Known limits", each shown to hold, so that fixing one updates the README."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bulk_triggers import Trigger
+from bulk_triggers.testing import capture_triggers, isolated_registry
+from tests.testapp.models import CodeThing, Customer, Item, Place, Restaurant
+
+
+def test_cascaded_rows_do_not_fire_their_delete_triggers(using: str) -> None:
+    """Deleting a customer deletes its items by cascade; Item's delete triggers do not run."""
+    customer = Customer.objects.create(name="c")
+    Item.objects.create(name="i", customer=customer)
+    with isolated_registry():
+
+        class ItemGone(Trigger[Item]):
+            def on_after_delete(self, old: list[Item]) -> None:
+                pass
+
+        with capture_triggers() as captured:
+            assert Customer.objects.filter(pk=customer.pk).delete()[1] == {
+                "testapp.Item": 1,
+                "testapp.Customer": 1,
+            }
+    assert captured.calls == []
+    assert not Item.objects.exists()
+
+
+def test_child_model_operations_fire_only_the_childs_triggers(using: str) -> None:
+    """Saving a multi-table child fires its own create triggers, not the parent model's."""
+    with isolated_registry():
+
+        class OnPlace(Trigger[Place]):
+            def on_after_create(self, new: list[Place]) -> None:
+                pass
+
+        class OnRestaurant(Trigger[Restaurant]):
+            def on_after_create(self, new: list[Restaurant]) -> None:
+                pass
+
+        with capture_triggers() as captured:
+            Restaurant.objects.create(name="r", seats=3)
+    assert [call.trigger for call in captured.calls] == [OnRestaurant]
+
+
+def test_ignore_conflicts_hands_every_object_to_create_triggers(using: str) -> None:
+    """With ignore_conflicts, objects the database skipped still reach the create triggers."""
+    CodeThing.objects.create(code="a", label="kept")
+    with isolated_registry():
+
+        class Created(Trigger[CodeThing]):
+            def on_after_create(self, new: list[CodeThing]) -> None:
+                pass
+
+        with capture_triggers() as captured:
+            CodeThing.objects.bulk_create(
+                [CodeThing(code="a", label="skipped"), CodeThing(code="b")], ignore_conflicts=True
+            )
+    rows: Any = captured.calls[0].new
+    assert [thing.code for thing in rows] == ["a", "b"]
+    assert CodeThing.objects.get(code="a").label == "kept"
