@@ -61,3 +61,38 @@ def test_ignore_conflicts_hands_every_object_to_create_triggers(using: str) -> N
     rows: Any = captured.calls[0].new
     assert [thing.code for thing in rows] == ["a", "b"]
     assert CodeThing.objects.get(code="a").label == "kept"
+
+
+def test_chunks_walk_the_rows_in_primary_key_order(using: str, settings: Any) -> None:
+    """With CHUNK_SIZE 2, update() hands out chunks in primary key order, whatever the filter."""
+    settings.BULK_TRIGGERS = {"CHUNK_SIZE": 2}
+    pks = [Item.objects.create(name=name, amount=n).pk for n, name in enumerate("edcba")]
+    with isolated_registry():
+
+        class Seen(Trigger[Item]):
+            def on_before_update(self, new: list[Item], old: list[Item]) -> None:
+                pass
+
+        with capture_triggers() as captured:
+            Item.objects.order_by("-amount").update(note="x")
+    assert [[row.pk for row in call.new or []] for call in captured.calls] == [
+        pks[0:2],
+        pks[2:4],
+        pks[4:5],
+    ]
+
+
+def test_saving_a_loaded_row_deleted_meanwhile_skips_create_triggers(using: str) -> None:
+    """With create triggers only, re-inserting a loaded row that was deleted fires nothing."""
+    item = Item.objects.create(name="gone")
+    Item.objects.filter(pk=item.pk).delete()
+    with isolated_registry():
+
+        class Created(Trigger[Item]):
+            def on_after_create(self, new: list[Item]) -> None:
+                pass
+
+        with capture_triggers() as captured:
+            item.save()
+    assert captured.calls == []
+    assert Item.objects.filter(pk=item.pk).exists()
