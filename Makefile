@@ -30,7 +30,8 @@ help:
 	@echo "make test-fast    the suite on .venv's Django only (PYTEST_ARGS=... to narrow it)"
 	@echo "make test-matrix  the nox matrix only (NOX_ARGS=... to pick sessions)"
 	@echo "make lint         ruff check, ruff format --check, mypy --strict on the package"
-	@echo "make compat       the compatibility checks in tests/compat/"
+	@echo "make compat       Django's own write-path suites with TriggerQuerySet everywhere,"
+	@echo "                  then again with a trigger on every model (tests/compat/)"
 	@echo "make bench        the benchmarks"
 	@echo "make clean        remove .venv, .nox and every generated file"
 
@@ -90,6 +91,7 @@ demo: venv
 compat: venv
 	@test -f tests/compat/run.sh || { echo "make: tests/compat/run.sh is missing." >&2; exit 1; }
 	bash tests/compat/run.sh
+	bash tests/compat/run.sh --with-triggers
 
 $(BENCH_STAMP): $(STAMP)
 	$(VPY) -m pip install -e '.[test,lint,bench]'
