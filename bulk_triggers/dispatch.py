@@ -15,7 +15,7 @@ from typing import Any
 from django.db import models, transaction
 
 from bulk_triggers import conf
-from bulk_triggers.context import active, captures, current_chain, running
+from bulk_triggers.context import active, captures, current_chain, enter, leave
 from bulk_triggers.exceptions import TriggerDepthError
 from bulk_triggers.registry import registry
 from bulk_triggers.snapshot import MISSING, clone, copy_value
@@ -153,8 +153,11 @@ class Dispatch:
         try:
             instance = trigger()
             instance.using = self.using
-            with running(label):
+            token = enter(label)
+            try:
                 result = method(instance, *args)
+            finally:
+                leave(token)
             if guard is not None:
                 guard.check(label)
         except BaseException as exc:
