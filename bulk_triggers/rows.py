@@ -144,12 +144,15 @@ def in_chunks(queryset: models.QuerySet[Any], size: int | None = None) -> Iterat
     pk_index = _pk_index(queryset)
     while True:
         page = queryset if last is None else queryset.filter(pk__gt=last)
-        rows = list(page[:size])
-        if rows:
-            yield rows
-        if len(rows) < size:
+        # One row more than the chunk says whether another query is needed, so an
+        # operation on exactly CHUNK_SIZE rows does not end with an empty SELECT.
+        rows = list(page[: size + 1])
+        chunk = rows[:size]
+        if chunk:
+            yield chunk
+        if len(rows) <= size:
             return
-        last = rows[-1][pk_index] if pk_index is not None else rows[-1].pk
+        last = chunk[-1][pk_index] if pk_index is not None else chunk[-1].pk
 
 
 def _pk_index(queryset: models.QuerySet[Any]) -> int | None:
