@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 
+from bulk_triggers.testing import isolated_registry
 from tests.databases import VENDORS, alias_for
 from tests.routers import routed_to
 
@@ -38,6 +39,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         kwargs = dict(existing.kwargs) if existing else {}
         kwargs["databases"] = [alias_for(callspec.params["vendor"])]
         item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_registry() -> Iterator[None]:
+    """Forget every trigger a test defines, so none leaks into the next test."""
+    with isolated_registry():
+        yield
 
 
 @pytest.fixture(params=VENDORS)

@@ -20,13 +20,6 @@ from bulk_triggers.registry import registry
 MakeApp = Callable[..., str]
 
 
-@pytest.fixture(autouse=True)
-def _isolated() -> Iterator[None]:
-    """Forget every trigger a test (or a module it imports) defines."""
-    with registry.isolated():
-        yield
-
-
 @pytest.fixture
 def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeApp]:
     """Return a factory of throwaway app packages, removed from sys.modules afterwards."""

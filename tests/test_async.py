@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -11,20 +11,12 @@ from django.db import connections
 from django.db.models import F
 
 from bulk_triggers import Trigger, bypass
-from bulk_triggers.registry import registry
 from tests.routers import routed_to
 from tests.testapp.models import Item, Log
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Call = tuple[str, str, str, list[Any], list[Any]]
-
-
-@pytest.fixture(autouse=True)
-def _isolated() -> Iterator[None]:
-    """Forget every trigger a test defines."""
-    with registry.isolated():
-        yield
 
 
 @pytest.fixture

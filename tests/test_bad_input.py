@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -32,13 +32,6 @@ from bulk_triggers.registry import registry
 from tests.testapp.models import Customer, Item, Log
 
 Snapshot = tuple[list[dict[str, Any]], ...]
-
-
-@pytest.fixture(autouse=True)
-def _isolated() -> Iterator[None]:
-    """Forget every trigger a test defines."""
-    with registry.isolated():
-        yield
 
 
 def snapshot() -> Snapshot:

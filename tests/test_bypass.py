@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import threading
 import types
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -15,19 +15,11 @@ from asgiref.sync import sync_to_async
 from django.db import connections, models
 
 from bulk_triggers import Condition, Trigger, bypass
-from bulk_triggers.registry import registry
 from tests.routers import routed_to
 from tests.testapp.models import Customer, Item, ItemProxy, ItemProxyProxy
 
 M = TypeVar("M", bound=models.Model)
 WAIT = 20  # seconds a thread or task waits for the other before the test fails
-
-
-@pytest.fixture(autouse=True)
-def _isolated() -> Iterator[None]:
-    """Forget every trigger a test defines."""
-    with registry.isolated():
-        yield
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.core import checks
 from django.core.management import call_command
@@ -11,14 +9,7 @@ from django.core.management.base import SystemCheckError
 
 from bulk_triggers import HasChanged, Trigger
 from bulk_triggers.checks import check_triggers
-from bulk_triggers.testing import isolated_registry
 from tests.testapp.models import Item, ItemProxy, Ledger, ManagerOnly, Plain
-
-
-@pytest.fixture(autouse=True)
-def _isolated() -> Iterator[None]:
-    with isolated_registry():
-        yield
 
 
 def ids() -> list[str]:

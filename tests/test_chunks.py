@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,19 +11,12 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from bulk_triggers import bypass
-from bulk_triggers.registry import registry
 from tests.recorder import record
 from tests.testapp.models import CodeThing, Customer, Item, UuidThing
 
 ROWS = 230
 CHUNK = 50
 SIZES = [50, 50, 50, 50, 30]
-
-
-@pytest.fixture(autouse=True)
-def _isolated_registry() -> Iterator[None]:
-    with registry.isolated():
-        yield
 
 
 @pytest.fixture

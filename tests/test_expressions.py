@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -26,17 +26,10 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Concat, Lower, NullIf, Upper
 
 from bulk_triggers import bypass
-from bulk_triggers.registry import registry
 from tests.recorder import Row, record
 from tests.testapp.models import Customer, Item, ItemProxy
 
 Ctx = dict[str, Any]
-
-
-@pytest.fixture(autouse=True)
-def _isolated_registry() -> Iterator[None]:
-    with registry.isolated():
-        yield
 
 
 def _items() -> Ctx:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +12,6 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
 
-from bulk_triggers.registry import registry
 from tests.recorder import Recorder, record
 from tests.testapp.models import (
     CodeThing,
@@ -25,12 +24,6 @@ from tests.testapp.models import (
 )
 
 Ctx = dict[str, Any]
-
-
-@pytest.fixture(autouse=True)
-def _isolated_registry() -> Iterator[None]:
-    with registry.isolated():
-        yield
 
 
 def _items() -> Ctx:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,15 +10,7 @@ from django.db.models import F
 from pytest_django.fixtures import Settings
 
 from bulk_triggers import IsEqual, Trigger, TriggerDepthError, WasEqual, bypass
-from bulk_triggers.registry import registry
 from tests.testapp.models import Customer, Item, Log
-
-
-@pytest.fixture(autouse=True)
-def _isolated() -> Iterator[None]:
-    """Forget every trigger a test defines."""
-    with registry.isolated():
-        yield
 
 
 @pytest.fixture

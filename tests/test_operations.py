@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,6 @@ from django.db.models.functions import Coalesce, Concat, NullIf, Upper
 from django.test.utils import CaptureQueriesContext
 
 from bulk_triggers import HasChanged, bypass
-from bulk_triggers.registry import registry
 from bulk_triggers.trigger import STAGES
 from tests.recorder import Row, record, shape, stored
 from tests.routers import routed_to
@@ -32,12 +31,6 @@ from tests.testapp.models import (
 )
 
 Ctx = dict[str, Any]
-
-
-@pytest.fixture(autouse=True)
-def _isolated_registry() -> Iterator[None]:
-    with registry.isolated():
-        yield
 
 
 # --- building data (always before any trigger is defined, so setup fires nothing) ---

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,12 +18,6 @@ from tests.recorder import Recorder, record
 from tests.testapp.models import Item
 
 Ctx = dict[str, Any]
-
-
-@pytest.fixture(autouse=True)
-def _isolated_registry() -> Iterator[None]:
-    with registry.isolated():
-        yield
 
 
 def _plain() -> models.QuerySet[Item]:

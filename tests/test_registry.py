@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,13 +11,6 @@ from django.db import models
 from bulk_triggers import Trigger
 from bulk_triggers.registry import registry
 from tests.testapp.models import Customer, Item, ItemProxy, ItemProxyProxy, Place, Restaurant
-
-
-@pytest.fixture(autouse=True)
-def _isolated() -> Iterator[None]:
-    """Forget every trigger a test defines."""
-    with registry.isolated():
-        yield
 
 
 def _update(self: Any, new: list[Any], old: list[Any]) -> None:

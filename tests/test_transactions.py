@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,17 +13,9 @@ from django.db.models import F
 from pytest_django.fixtures import Settings
 
 from bulk_triggers import IsEqual, Trigger, bypass
-from bulk_triggers.registry import registry
 from tests.testapp.models import Customer, Item, Log
 
 Snapshot = tuple[list[dict[str, Any]], ...]
-
-
-@pytest.fixture(autouse=True)
-def _isolated() -> Iterator[None]:
-    """Forget every trigger a test defines."""
-    with registry.isolated():
-        yield
 
 
 def snapshot() -> Snapshot:

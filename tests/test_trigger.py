@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -23,13 +22,6 @@ from bulk_triggers.registry import registry
 from tests.testapp.models import Customer, Item, ItemProxy, Log
 
 M = TypeVar("M", bound=models.Model)
-
-
-@pytest.fixture(autouse=True)
-def _isolated() -> Iterator[None]:
-    """Forget every trigger a test defines."""
-    with registry.isolated():
-        yield
 
 
 def define(name: str, base: Any = Item, **namespace: Any) -> Any:
