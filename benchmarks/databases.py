@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +50,32 @@ def _create_postgresql_database(config: dict[str, Any]) -> None:
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
+
+
+_LOCK = 7_402_117  # An arbitrary advisory lock key: "a benchmark run is using this database".
+
+
+def claim(using: str) -> None:
+    """Wait until no other benchmark run uses this PostgreSQL database, then hold it.
+
+    Runs drop and refill the same tables, so two at once would corrupt each other's
+    numbers (and results). The session-level lock lasts as long as the connection.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return  # Each run has its own SQLite file.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK])
+        if cursor.fetchone()[0]:
+            return
+        name = connection.settings_dict["NAME"]
+        print(
+            f"Waiting for another benchmark run on database {name!r} to finish "
+            "(set BULK_TRIGGERS_DB_SUFFIX to use another database)…",
+            file=sys.stderr,
+            flush=True,
+        )
+        cursor.execute("SELECT pg_advisory_lock(%s)", [_LOCK])
 
 
 def create_tables(using: str) -> None:

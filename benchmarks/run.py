@@ -17,7 +17,7 @@ from django.db import connections
 
 from benchmarks import configs, report
 from benchmarks.cli import DEFAULT_SIZES, VENDORS
-from benchmarks.databases import ALIASES, create_tables, fill_template, unreachable
+from benchmarks.databases import ALIASES, claim, create_tables, fill_template, unreachable
 from benchmarks.measure import Runner
 from benchmarks.operations import BY_NAME, OPERATIONS, Operation
 
@@ -48,6 +48,7 @@ def main(options: argparse.Namespace, command: str) -> int:
     measurements: list[dict[str, Any]] = []
     for db in databases:
         using = ALIASES[db]
+        claim(using)
         create_tables(using)
         fill_template(using, max(sizes))
         runner = Runner(db, using, triggers)
