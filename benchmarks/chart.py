@@ -65,10 +65,13 @@ def _panel(
     target: float | None,
     handles: dict[str, Any],
 ) -> None:
+    from matplotlib.ticker import NullLocator
+
     base = "plain Django" if key == "ratio_plain" else "hand-written floor"
     # Against the floor, "no trigger" is no comparison: it never loads a row.
     skip = ("django",) if key == "ratio_plain" else ("floor", "none")
     highest = 1.0
+    sizes: set[int] = set()
     for db in dict.fromkeys(r["db"] for r in rows):
         for variant in COLORS:
             if variant in skip:
@@ -85,6 +88,7 @@ def _panel(
                 continue
             xs, ys = zip(*points, strict=True)
             highest = max(highest, *ys)
+            sizes.update(xs)
             (line,) = ax.plot(
                 xs, ys, STYLES.get(db, ":"), marker=MARKERS.get(db, "^"), color=COLORS[variant]
             )
@@ -94,6 +98,11 @@ def _panel(
         line = ax.axhline(target, color="green", linestyle=":", linewidth=1.2)
         handles.setdefault("target", line)
     ax.set_xscale("log")
+    if sizes:
+        ticks = sorted(sizes)
+        ax.set_xticks(ticks, [f"{n:,}" for n in ticks])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(ticks[0] / 1.6, ticks[-1] * 1.6)
     if highest > 5:
         ax.set_yscale("log")
     ax.set_title(f"{BY_NAME[operation].label}\nx {base}", fontsize=9)

@@ -74,12 +74,10 @@ class Runner:
         db: str,
         using: str,
         triggers: dict[str, tuple[TriggerMeta, ...]],
-        log: Callable[[str], None] = print,
     ) -> None:
         self.db = db
         self.using = using
         self.triggers = triggers
-        self.log = log
 
     def measure(
         self, operation: Operation, n: int, repeat: int, memory: bool = True
