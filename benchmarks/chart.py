@@ -19,6 +19,8 @@ PANELS: tuple[tuple[str, str, float | None], ...] = (
     ("update_value", "ratio_floor", 0.9),
     ("update_f", "ratio_floor", 0.9),
     ("delete", "ratio_floor", 1.0),
+    ("save_update", "ratio_floor", None),
+    ("save_create", "ratio_floor", None),
 )
 COLORS = {"none": "tab:blue", "pair": "tab:orange", "ten": "tab:red", "floor": "tab:gray"}
 STYLES = {"sqlite": "-", "postgresql": "--"}
