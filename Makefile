@@ -12,6 +12,7 @@ BENCH_STAMP := $(VENV)/.bulk_triggers-bench-installed
 # `make test-matrix NOX_ARGS="-s 'tests(django6.1)'"`.
 PYTEST_ARGS ?=
 NOX_ARGS ?=
+BENCH_ARGS ?=
 # The matrix sessions run side by side: they mostly wait on the database servers, so even two
 # cores finish three sessions in little more than the time of one. nox prints a session's output
 # when it ends; NOX_JOBS=1 streams it instead.
@@ -99,7 +100,7 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: venv
 	@if [ -d benchmarks ]; then \
-		$(MAKE) --no-print-directory $(BENCH_STAMP) && $(VPY) -m benchmarks; \
+		$(MAKE) --no-print-directory $(BENCH_STAMP) && $(VPY) -m benchmarks $(BENCH_ARGS); \
 	else \
 		echo "make bench: there is no benchmarks/ package yet (it comes with issue 5)."; \
 	fi
