@@ -255,6 +255,18 @@ def chain_problems(
     return [f"account {pk}: {problem}" for problem in problems]
 
 
+def increments(plans: list[list[Step]], outcomes: list[Outcome]) -> Counter[int]:
+    """Count the increments each row received: those reported, and every row update() hit.
+
+    update() touches every selected row; nothing is deleted where this is used.
+    """
+    expected: Counter[int] = Counter()
+    for steps, outcome in zip(plans, outcomes, strict=True):
+        expected.update(outcome.changes)
+        expected.update(pk for path, rows in steps if path == "update" for pk in rows)
+    return expected
+
+
 @override_settings(BULK_TRIGGERS=CHUNKED)
 @pytest.mark.parametrize("seed", [1, 2])
 def test_concurrent_increments_keep_a_gapless_audit_chain(using: str, seed: int) -> None:
@@ -268,11 +280,7 @@ def test_concurrent_increments_keep_a_gapless_audit_chain(using: str, seed: int)
 
     errors = [error for outcome in outcomes for error in outcome.errors]
     assert errors == []
-    expected: Counter[int] = Counter()
-    for steps, outcome in zip(plans, outcomes, strict=True):
-        expected.update(outcome.changes)
-        # update() touches every selected row: nothing is deleted in this test.
-        expected.update(pk for path, rows in steps if path == "update" for pk in rows)
+    expected = increments(plans, outcomes)
     stored = dict(Account.objects.values_list("pk", "balance"))
     problems = [
         problem for pk in pks for problem in chain_problems(pk, INITIAL, stored[pk], expected[pk])
@@ -321,10 +329,7 @@ def test_concurrent_unlocked_bulk_updates_audit_what_was_stored(using: str) -> N
 
     errors = [error for outcome in outcomes for error in outcome.errors]
     assert errors == []
-    expected: Counter[int] = Counter()
-    for steps, outcome in zip(plans, outcomes, strict=True):
-        expected.update(outcome.changes)
-        expected.update(pk for path, rows in steps if path == "update" for pk in rows)
+    expected = increments(plans, outcomes)
     stored = dict(Account.objects.values_list("pk", "balance"))
     problems = [
         problem
