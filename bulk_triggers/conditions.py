@@ -7,11 +7,11 @@ condition on a relation costs no query.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+
+from bulk_triggers.snapshot import attname
 
 __all__ = [
     "ChangesFrom",
@@ -62,18 +62,8 @@ def _require_condition(value: object, operator: str) -> Condition:
     return value
 
 
-@cache
-def _attname(model: type[models.Model], name: str) -> str:
-    try:
-        field = model._meta.get_field(name)
-    except FieldDoesNotExist:
-        # Plain attributes (properties, annotations) are read as they are.
-        return name
-    return getattr(field, "attname", name)
-
-
 def _value(instance: models.Model, name: str) -> Any:
-    return getattr(instance, _attname(type(instance), name))
+    return getattr(instance, attname(type(instance), name))
 
 
 def _comparable(value: Any) -> Any:

@@ -13,7 +13,13 @@ from django.db import models, router, transaction
 
 from bulk_triggers.dispatch import Dispatch, triggers_for
 from bulk_triggers.rows import load_one
-from bulk_triggers.snapshot import Snapshot, copy_back, stored_view, writable_attnames
+from bulk_triggers.snapshot import (
+    Snapshot,
+    attname,
+    copy_back,
+    stored_view,
+    writable_attnames,
+)
 
 _SAVE_PARAMETERS = ("force_insert", "force_update", "using", "update_fields")
 
@@ -105,12 +111,12 @@ def _save_existing(
         if update_fields is None and instance._state.db == using:
             # Django saves only the loaded fields of a deferred instance; keep that.
             update_fields = [name for name in writable_attnames(model) if name not in deferred]
-        for attname in deferred:
-            instance.__dict__[attname] = old.__dict__.get(attname)
+        for name in deferred:
+            instance.__dict__[name] = old.__dict__.get(name)
     snapshot = None
     row = instance
     if update_fields is not None:
-        written = {_attname(model, name) for name in update_fields}
+        written = {attname(model, name) for name in update_fields}
         unwritten = [n for n in writable_attnames(model) if n not in written]
         row = stored_view([instance], [old], unwritten)[0]
         if dispatch.has_before:
@@ -150,8 +156,3 @@ def delete_instance(
 def _known_fields(model: type[models.Model]) -> set[str]:
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     return {f.name for f in fields} | {f.attname for f in fields}
-
-
-def _attname(model: type[models.Model], name: str) -> str:
-    field = model._meta.get_field(name)
-    return getattr(field, "attname", name)

@@ -12,6 +12,7 @@ from functools import cache
 from operator import itemgetter
 from typing import Any, TypeVar
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 M = TypeVar("M", bound=models.Model)
@@ -34,6 +35,19 @@ def copy_value(value: Any) -> Any:
     if isinstance(value, MUTABLE):
         return copy.deepcopy(value)
     return value
+
+
+@cache
+def attname(model: type[models.Model], name: str) -> str:
+    """Return the attribute a field named ``name`` (or its attname) is stored under.
+
+    A name that is not a field (a property, an annotation) is returned as it is.
+    """
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return name
+    return getattr(field, "attname", name)
 
 
 @cache
