@@ -24,6 +24,12 @@ class DefsKiosk(DefsShop):
     stock = models.IntegerField(default=0)
 
 
+class DefsShadowedShop(DefsPlace):
+    """A child whose own plain manager shadows the mixin's: checks must name it."""
+
+    raw = models.Manager()
+
+
 class DefsShopProxy(DefsShop):
     class Meta:
         proxy = True
