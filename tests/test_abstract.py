@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import models
 
-from bulk_triggers import HasChanged, Trigger
+from bulk_triggers import HasChanged, Trigger, bypass
 from tests.defsapp.models import (
     DefsLate,
     DefsStampA,
@@ -96,3 +96,14 @@ def test_subclass_defined_after_the_trigger_fires_it(using: str, create: Callabl
     late = create()
     assert late.counter == 1
     assert DefsLate.objects.get(pk=late.pk).counter == 1
+
+
+@pytest.mark.parametrize(("target", "runs"), [(DefsStamped, False), (DefsStampA, True)], ids=str)
+def test_bypass_names_the_abstract_model_to_skip_its_triggers(
+    using: str, target: type[Any], runs: bool
+) -> None:
+    """bypass(Abstract) skips Trigger[Abstract]; bypass(Subclass) skips only its own."""
+    recorder = record(DefsStamped, stages=["after"], events=["create"])
+    with bypass(target):
+        DefsStampA.objects.create(label="x")
+    assert bool(recorder.calls) is runs

@@ -12,7 +12,7 @@ from django.db import connections, models
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
-from bulk_triggers import HasChanged, Trigger
+from bulk_triggers import HasChanged, Trigger, bypass
 from bulk_triggers.testing import capture_triggers
 from tests.defsapp.models import DefsKiosk, DefsKioskProxy, DefsPlace, DefsShop, DefsShopProxy
 from tests.recorder import record
@@ -279,3 +279,18 @@ def test_a_parent_without_triggers_costs_plain_djangos_queries(
     with CaptureQueriesContext(connections[using]) as triggered:
         run()
     assert len(triggered) == len(plain)
+
+
+@pytest.mark.parametrize(
+    ("target", "skipped"),
+    [(DefsKiosk, {DefsKiosk}), (DefsPlace, {DefsPlace}), (DefsShop, {DefsShop})],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_bypass_of_a_model_skips_the_triggers_declared_on_it(
+    using: str, target: type[models.Model], skipped: set[type[models.Model]]
+) -> None:
+    """bypass(Model) skips what is declared on that model, for a child's operation too."""
+    recorders = _define_chain("create", "after")
+    with bypass(target):
+        DefsKiosk.objects.create(name="k")
+    assert {model for model, rec in recorders.items() if not rec.calls} == skipped
