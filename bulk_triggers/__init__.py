@@ -14,7 +14,7 @@ from bulk_triggers.conditions import (
 )
 from bulk_triggers.context import bypass
 from bulk_triggers.exceptions import TriggerDefinitionError, TriggerDepthError
-from bulk_triggers.trigger import Trigger
+from bulk_triggers.trigger import Trigger, unregister
 
 if TYPE_CHECKING:
     from bulk_triggers.manager import TriggerManager
@@ -35,6 +35,7 @@ __all__ = [
     "TriggerQuerySet",
     "WasEqual",
     "bypass",
+    "unregister",
 ]
 
 # These import django.db.models, which must wait until INSTALLED_APPS is being loaded.

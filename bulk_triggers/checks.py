@@ -11,7 +11,10 @@ from django.db import models
 
 from bulk_triggers.exceptions import TriggerDefinitionError
 from bulk_triggers.registry import registry
-from bulk_triggers.trigger import TriggerMeta, check_condition_fields
+from bulk_triggers.trigger import EVENT_METHODS, EVENTS, TriggerMeta, check_condition_fields
+
+# Event method names without their "on_" (a method called before_update never runs).
+_BARE_EVENT_NAMES = {name.removeprefix("on_"): name for name in EVENT_METHODS}
 
 
 def check_triggers(
@@ -26,9 +29,10 @@ def check_triggers(
         assert model is not None
         if selected is None or model._meta.app_label in selected:
             messages.extend(_check_trigger(trigger, model))
-    for model in registry.models():
+    for model in registry.listed(apps.get_models()):
         if selected is None or model._meta.app_label in selected:
-            names = [t.label for t in triggers if t.model is model]
+            applying = {t for event in EVENTS for t in registry.for_model(model, event)}
+            names = [t.label for t in triggers if t in applying]
             messages.extend(_check_model(model, names))
     return messages
 
@@ -36,7 +40,10 @@ def check_triggers(
 def _check_trigger(
     trigger: TriggerMeta, model: type[models.Model]
 ) -> Iterable[checks.CheckMessage]:
-    if model._meta.app_config is None or not apps.is_installed(model._meta.app_config.name):
+    # An abstract model needs no app: its concrete subclasses are checked as models.
+    if not model._meta.abstract and (
+        model._meta.app_config is None or not apps.is_installed(model._meta.app_config.name)
+    ):
         yield checks.Error(
             f"Trigger {trigger.label} is declared on {model._meta.label}, whose app is not "
             "in INSTALLED_APPS.",
@@ -56,6 +63,18 @@ def _check_trigger(
             obj=trigger,
             id="bulk_triggers.W005",
         )
+    for bare, event_method in _BARE_EVENT_NAMES.items():
+        if (
+            callable(getattr(trigger, bare, None))
+            and EVENT_METHODS[event_method] not in trigger._methods
+        ):
+            yield checks.Warning(
+                f"Trigger {trigger.label} defines {bare!r}, which is not an event method "
+                f"and never runs. Did you mean {event_method!r}?",
+                hint=f"Rename it {event_method}, or give the helper another name.",
+                obj=trigger,
+                id="bulk_triggers.W008",
+            )
 
 
 def _check_model(model: type[models.Model], names: list[str]) -> Iterable[checks.CheckMessage]:
@@ -71,11 +90,7 @@ def _check_model(model: type[models.Model], names: list[str]) -> Iterable[checks
             f"{label} has triggers ({listed}) but its default manager "
             f"{default.name!r} ({type(default).__qualname__}) does not use TriggerQuerySet: "
             "bulk_create(), bulk_update(), update() and delete() would skip them.",
-            hint=(
-                "Subclass TriggerModelMixin, or declare objects = TriggerManager(), or build "
-                "custom managers with MyManager.from_queryset(MyQuerySet) where MyQuerySet "
-                "subclasses TriggerQuerySet."
-            ),
+            hint=_manager_hint(model, default),
             obj=model,
             id="bulk_triggers.E001",
         )
@@ -98,6 +113,23 @@ def _check_model(model: type[models.Model], names: list[str]) -> Iterable[checks
                 obj=model,
                 id="bulk_triggers.W006",
             )
+
+
+def _manager_hint(model: type[models.Model], default: Any) -> str:
+    from bulk_triggers.models import TriggerModelMixin
+
+    from_queryset = (
+        "build custom managers with MyManager.from_queryset(MyQuerySet) where MyQuerySet "
+        "subclasses TriggerQuerySet"
+    )
+    if issubclass(model, TriggerModelMixin):
+        # The mixin is there: a manager declared on the model shadows its objects.
+        return (
+            f"The model's own manager {default.name!r} became its default, ahead of the "
+            "mixin's objects: declare objects = TriggerManager() first in the model, or set "
+            f"Meta.default_manager_name = 'objects', or {from_queryset}."
+        )
+    return f"Subclass TriggerModelMixin, or declare objects = TriggerManager(), or {from_queryset}."
 
 
 def _uses(manager: Any, queryset_class: type) -> bool:

@@ -14,7 +14,7 @@ from bulk_triggers.conditions import Condition
 from bulk_triggers.exceptions import TriggerDefinitionError
 from bulk_triggers.registry import registry
 
-__all__ = ["EVENTS", "STAGES", "Trigger", "TriggerMeta"]
+__all__ = ["EVENTS", "STAGES", "Trigger", "TriggerMeta", "unregister"]
 
 M = TypeVar("M", bound=models.Model)
 
@@ -38,7 +38,9 @@ class TriggerMeta(type):
     model: type[models.Model] | None
     condition: Condition | None
     order: int
+    replaces: TriggerMeta | None
     _definition_index: int
+    _generic: bool
     _methods: dict[tuple[str, str], Callable[..., Any]]
 
     def __new__(
@@ -48,7 +50,7 @@ class TriggerMeta(type):
         if not any(isinstance(base, TriggerMeta) for base in bases):
             return cls  # Trigger itself.
         cls._definition_index = next(_definition_counter)
-        cls.model = _model_of(cls)
+        cls.model, cls._generic = _model_of(cls)
         _check_event_methods(cls, _own_and_mixed_in(cls, namespace))
         _check_attributes(cls)
         cls._methods = {
@@ -56,8 +58,15 @@ class TriggerMeta(type):
             for attr in EVENT_METHODS
             if callable(getattr(cls, attr, None))
         }
-        if cls.model is not None:
+        if cls.model is None:
+            _check_unbound(cls, namespace)
+        else:
             _check_model(cls, cls.model)
+            replaced = _replaced(cls, namespace)
+            if replaced is not None:
+                # A drop-in: among triggers of equal order it runs where the replaced one did.
+                cls._definition_index = replaced._definition_index
+                registry.unregister(replaced)
             registry.register(cls)
         return cls
 
@@ -74,15 +83,17 @@ class Trigger(Generic[M], metaclass=TriggerMeta):
     A trigger is plain Python: instantiate it and call its methods in a unit test.
 
     Attributes:
-        model: The model class taken from the type argument.
+        model: The model class taken from the type argument (it may be abstract).
         condition: Optional entry criteria; a method receives only the rows that pass.
         order: Lower runs first; ties keep definition order.
+        replaces: Optional trigger class, of the same model, that this one unregisters.
         using: The database alias of the operation being dispatched.
     """
 
     model: ClassVar[type[Any] | None] = None
     condition: ClassVar[Condition | None] = None
     order: ClassVar[int] = 0
+    replaces: ClassVar[TriggerMeta | None] = None
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using
@@ -100,23 +111,48 @@ class Trigger(Generic[M], metaclass=TriggerMeta):
         def on_commit_delete(self, old: list[M]) -> None: ...
 
 
-def _model_of(cls: TriggerMeta) -> type[models.Model] | None:
-    """Find the model named by the nearest type argument, or inherit the parent's."""
-    for base in getattr(cls, "__orig_bases__", ()):
+def unregister(*triggers: TriggerMeta) -> None:
+    """Switch off ``triggers`` for the whole process, wherever they were defined.
+
+    Meant for an app that disables another app's trigger from its own ``triggers``
+    module (import the trigger, then unregister it). Subclasses of an unregistered
+    trigger stay registered; unregistering one twice is a no-op.
+
+    Raises:
+        TypeError: An argument is not a Trigger subclass bound to a model.
+    """
+    for trigger in triggers:
+        if not isinstance(trigger, TriggerMeta) or trigger.model is None:
+            raise TypeError(
+                f"unregister() takes Trigger subclasses bound to a model, got {trigger!r}."
+            )
+    for trigger in triggers:
+        registry.unregister(trigger)
+
+
+def _model_of(cls: TriggerMeta) -> tuple[type[models.Model] | None, bool]:
+    """Find the model named by the nearest type argument, or inherit the parent's.
+
+    Return it with whether the class is a generic base: its type argument, or an
+    ancestor trigger's, is a ``TypeVar`` and no model is bound yet.
+    """
+    for base in vars(cls).get("__orig_bases__", ()):
         origin = get_origin(base)
         if not (isinstance(origin, TriggerMeta)):
             continue
         for arg in get_args(base):
             if isinstance(arg, TypeVar):
-                return None
+                return None, True
             if isinstance(arg, type) and issubclass(arg, models.Model):
-                return arg
+                return arg, False
             raise TriggerDefinitionError(
                 f"Trigger {cls.__module__}.{cls.__qualname__}: the type argument of "
                 f"{origin.__name__}[...] must be a Django model class, got {arg!r}."
             )
-    inherited = [base.model for base in cls.__mro__[1:] if isinstance(base, TriggerMeta)]
-    return next((model for model in inherited if model is not None), None)
+    parents = [base for base in cls.__mro__[1:] if isinstance(base, TriggerMeta)]
+    model = next((base.model for base in parents if base.model is not None), None)
+    generic = any(getattr(base, "_generic", False) for base in parents)
+    return model, model is None and generic
 
 
 def _label(cls: type) -> str:
@@ -191,14 +227,48 @@ def _check_attributes(cls: TriggerMeta) -> None:
 
 
 def _check_model(cls: TriggerMeta, model: type[models.Model]) -> None:
-    if model._meta.abstract:
-        raise TriggerDefinitionError(
-            f"Trigger {_label(cls)} is declared on the abstract model {model.__name__}; "
-            "declare it on a concrete model, or keep the type argument a TypeVar and "
-            "subclass it once per concrete model."
-        )
     if cls.condition is not None:
         check_condition_fields(cls, model, cls.condition)
+
+
+def _check_unbound(cls: TriggerMeta, namespace: dict[str, Any]) -> None:
+    """Refuse event methods on a class that names no model and is no generic base."""
+    if cls._methods and not cls._generic:
+        raise TriggerDefinitionError(
+            f"Trigger {_label(cls)} defines event methods but names no model, so it would "
+            f"never run. Declare the model, as in class {cls.__name__}(Trigger[MyModel]), or "
+            f"make it a generic base, as in class {cls.__name__}(Trigger[M]) with "
+            "M = TypeVar('M', bound=models.Model), and subclass it per model."
+        )
+    if namespace.get("replaces") is not None:
+        raise TriggerDefinitionError(
+            f"Trigger {_label(cls)} sets replaces but names no model; only a trigger bound "
+            "to a model can replace another."
+        )
+
+
+def _replaced(cls: TriggerMeta, namespace: dict[str, Any]) -> TriggerMeta | None:
+    """Return the trigger named by the class body's ``replaces``, checked."""
+    replaced = namespace.get("replaces")
+    if replaced is None:
+        return None
+    if not isinstance(replaced, TriggerMeta) or replaced.model is None:
+        raise TriggerDefinitionError(
+            f"Trigger {_label(cls)}.replaces must be a Trigger subclass bound to a model, "
+            f"got {replaced!r}."
+        )
+    if replaced.model is not cls.model:
+        raise TriggerDefinitionError(
+            f"Trigger {_label(cls)} is declared on {_model_label(cls.model)} but replaces "
+            f"{replaced.label}, declared on {_model_label(replaced.model)}; a replacement "
+            "handles the same model. To switch a trigger off, call "
+            f"bulk_triggers.unregister({replaced.__name__})."
+        )
+    return replaced
+
+
+def _model_label(model: type[models.Model] | None) -> str:
+    return model._meta.label if model is not None else "no model"
 
 
 def check_condition_fields(

@@ -23,6 +23,9 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "bulk_triggers",
     "tests.testapp",
+    "tests.defsapp",
+    "tests.defsapp_ext",
+    "tests.defsapp_base",
     "shop",
 ]
 

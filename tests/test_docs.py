@@ -81,7 +81,30 @@ def check_bypass(namespace: dict[str, Any]) -> None:
     assert namespace["import_legacy_rows"]() is None
 
 
+def check_abstract_trigger(namespace: dict[str, Any]) -> None:
+    """The abstract model's trigger fires for a concrete subclass defined afterwards."""
+    stamped, bump = namespace["Stamped"], namespace["BumpRevision"]
+    page = type("Page", (stamped,), {"__module__": "shop.models"})
+    assert bump.model is stamped
+    assert registry.for_model(page, "update") == (bump,)
+    row = page(revision=1)
+    bump().on_before_update([row], [page(revision=1)])
+    assert row.revision == 2
+
+
+def check_replacement(namespace: dict[str, Any]) -> None:
+    """The replacement runs in ShipOrder's place; NotifyShipping is switched off."""
+    from shop import triggers
+
+    replacement = namespace["ShipOrderOnMonday"]
+    assert triggers.ShipOrder not in registry and triggers.NotifyShipping not in registry
+    assert replacement in registry
+    assert registry.for_model(Order, "update")[1] is replacement
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "class BumpRevision(Trigger[Stamped])": check_abstract_trigger,
+    "class ShipOrderOnMonday(ShipOrder)": check_replacement,
     "class ShipOrder(Trigger[Order])": check_ship_order,
     "class RefuseEmptyLines": check_refuse_empty_lines,
     "class AccountAudit(Audit[Account])": check_generic_base,

@@ -28,21 +28,22 @@ def test_cascaded_rows_do_not_fire_their_delete_triggers(using: str) -> None:
     assert not Item.objects.exists()
 
 
-def test_child_model_operations_fire_only_the_childs_triggers(using: str) -> None:
-    """Saving a multi-table child fires its own create triggers, not the parent model's."""
+def test_child_model_operations_fire_the_parents_triggers_too(using: str) -> None:
+    """Saving a multi-table child fires the parent's create triggers, then the child's."""
     with isolated_registry():
-
-        class OnPlace(Trigger[Place]):
-            def on_after_create(self, new: list[Place]) -> None:
-                pass
 
         class OnRestaurant(Trigger[Restaurant]):
             def on_after_create(self, new: list[Restaurant]) -> None:
                 pass
 
+        class OnPlace(Trigger[Place]):
+            def on_after_create(self, new: list[Place]) -> None:
+                pass
+
         with capture_triggers() as captured:
-            Restaurant.objects.create(name="r", seats=3)
-    assert [call.trigger for call in captured.calls] == [OnRestaurant]
+            restaurant = Restaurant.objects.create(name="r", seats=3)
+    assert [call.trigger for call in captured.calls] == [OnPlace, OnRestaurant]
+    assert [call.new for call in captured.calls] == [[restaurant], [restaurant]]
 
 
 def test_ignore_conflicts_hands_every_object_to_create_triggers(using: str) -> None:

@@ -7,9 +7,22 @@ from typing import Any
 
 import pytest
 from django.db import models
+from django.test.utils import isolate_apps
 
-from bulk_triggers import Trigger
+from bulk_triggers import Trigger, TriggerModelMixin
 from bulk_triggers.registry import registry
+from tests.defsapp.models import (
+    DefsKiosk,
+    DefsKioskProxy,
+    DefsPlace,
+    DefsShop,
+    DefsShopProxy,
+    DefsStampA,
+    DefsStampAProxy,
+    DefsStampB,
+    DefsStamped,
+    DefsStampedPlace,
+)
 from tests.testapp.models import Customer, Item, ItemProxy, ItemProxyProxy, Place, Restaurant
 
 
@@ -49,12 +62,73 @@ def test_lineage_sorted_by_order_across_models() -> None:
     assert registry.for_model(ItemProxy, "update") == (on_proxy, on_item_early, on_item)
 
 
-def test_multi_table_child_is_not_a_proxy() -> None:
-    """A multi-table child model does not inherit the triggers of its parent model."""
-    on_place = define("OnPlace", Place)
+def test_multi_table_child_gets_its_parents_triggers() -> None:
+    """A multi-table child also gets its parent's triggers; the parent never its child's."""
     on_restaurant = define("OnRestaurant", Restaurant)
-    assert registry.for_model(Restaurant, "update") == (on_restaurant,)
+    on_place = define("OnPlace", Place)
+    assert registry.for_model(Restaurant, "update") == (on_place, on_restaurant)
     assert registry.for_model(Place, "update") == (on_place,)
+
+
+def test_declared_for_leaves_out_what_mti_parents_give() -> None:
+    """declared_for() keeps a child's own and abstract-base triggers, not its parents'."""
+    on_place = define("OnPlace", DefsPlace)
+    on_stamped = define("OnStamped", DefsStamped)
+    on_mixin = define("OnMixin", TriggerModelMixin)
+    on_child = define("OnChild", DefsStampedPlace)
+    assert registry.for_model(DefsStampedPlace, "update") == (
+        on_place,
+        on_mixin,
+        on_stamped,
+        on_child,
+    )
+    assert registry.declared_for(DefsStampedPlace, "update") == (on_stamped, on_child)
+    assert registry.declared_for(DefsPlace, "update") == (on_place, on_mixin)
+    assert registry.declared_for(DefsKioskProxy, "update") == ()
+    on_kiosk_proxy = define("OnKioskProxy", DefsKioskProxy)
+    assert registry.declared_for(DefsKioskProxy, "update") == (on_kiosk_proxy,)
+    assert registry.declared_for(DefsKiosk, "update") == ()
+
+
+def test_three_deep_chain_and_proxies_rank_parent_first() -> None:
+    """Equal orders run root, middle, leaf; a proxy's triggers rank with its concrete model."""
+    on_kiosk_proxy = define("OnKioskProxy", DefsKioskProxy)
+    on_kiosk = define("OnKiosk", DefsKiosk)
+    on_shop_proxy = define("OnShopProxy", DefsShopProxy)
+    on_shop = define("OnShop", DefsShop)
+    on_place = define("OnPlace", DefsPlace)
+    assert registry.for_model(DefsKioskProxy, "update") == (
+        on_place,
+        on_shop,
+        on_kiosk_proxy,
+        on_kiosk,
+    )
+    assert registry.for_model(DefsShopProxy, "update") == (on_place, on_shop_proxy, on_shop)
+    assert registry.for_model(DefsKiosk, "update") == (on_place, on_shop, on_kiosk)
+    first = define("First", DefsKiosk, order=-1)
+    assert registry.for_model(DefsKiosk, "update") == (first, on_place, on_shop, on_kiosk)
+
+
+def test_abstract_trigger_applies_to_every_concrete_subclass_and_proxy() -> None:
+    """A trigger on an abstract model applies to its subclasses, their proxies, and no other."""
+    on_stamped = define("OnStamped", DefsStamped)
+    for model in (DefsStampA, DefsStampB, DefsStampAProxy, DefsStampedPlace):
+        assert registry.for_model(model, "update") == (on_stamped,)
+    assert registry.for_model(DefsPlace, "update") == ()
+    assert on_stamped.model is DefsStamped
+
+
+def test_abstract_trigger_applies_to_a_subclass_defined_later() -> None:
+    """A concrete subclass defined after the trigger, and after a cached lookup, gets it."""
+    on_stamped = define("OnStamped", DefsStamped)
+    assert registry.for_model(DefsStampA, "update") == (on_stamped,)
+    with isolate_apps("tests.defsapp"):
+
+        class Later(DefsStamped):
+            class Meta:
+                app_label = "defsapp"
+
+        assert registry.for_model(Later, "update") == (on_stamped,)
 
 
 @pytest.mark.parametrize("stage", ["before", "after", "commit"])

@@ -16,7 +16,6 @@ from bulk_triggers import (
     IsEqual,
     Trigger,
     TriggerDefinitionError,
-    TriggerModelMixin,
 )
 from bulk_triggers.registry import registry
 from tests.testapp.models import Customer, Item, ItemProxy, Log
@@ -290,15 +289,6 @@ def test_order_must_be_an_integer(order: Any) -> None:
     """A non-integer ``order`` fails at class definition."""
     with pytest.raises(TriggerDefinitionError, match=r"Disorderly.*order"):
         define("Disorderly", order=order, on_after_update=_update)
-
-
-def test_abstract_model_refused() -> None:
-    """A trigger declared on an abstract model fails at class definition."""
-    with pytest.raises(TriggerDefinitionError, match=r"Abstracted.*TriggerModelMixin"):
-
-        class Abstracted(Trigger[TriggerModelMixin]):
-            def on_after_create(self, new: list[Any]) -> None:
-                pass
 
 
 @pytest.mark.parametrize("argument", [int, str, object, "Item", Item(name="instance")], ids=repr)

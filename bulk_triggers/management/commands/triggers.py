@@ -36,7 +36,9 @@ class Command(BaseCommand):
             self.stdout.write("\n\n".join(_render(entry) for entry in listing))
 
     def _models(self, targets: list[str]) -> list[type[models.Model]]:
-        with_triggers = sorted(registry.models(), key=lambda m: m._meta.label)
+        # Every model triggers apply to: the children of a model with triggers and each
+        # concrete subclass of an abstract one are listed too.
+        with_triggers = sorted(registry.listed(apps.get_models()), key=lambda m: m._meta.label)
         if not targets:
             return with_triggers
         chosen: list[type[models.Model]] = []

@@ -68,8 +68,9 @@ def _check_rows(model: type[models.Model], where: str, rows: Sequence[Any]) -> N
         raise EngineContractError(f"{where}: called with no rows")
     for row in rows:
         # Django lets Country instances into ProxyCountry.objects.bulk_create(): same rows.
-        if not isinstance(row, models.Model) or (
-            row._meta.concrete_model is not model._meta.concrete_model
+        # A multi-table parent's triggers get the child's rows, which are its rows too.
+        if not isinstance(row, models.Model) or not issubclass(
+            row._meta.concrete_model, model._meta.concrete_model
         ):
             raise EngineContractError(f"{where}: {row!r} is not a row of {model._meta.label}")
 

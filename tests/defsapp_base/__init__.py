@@ -1,0 +1,1 @@
+"""An app whose autodiscovered triggers another app (defsapp_ext) replaces or switches off."""
