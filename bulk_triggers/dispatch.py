@@ -57,10 +57,13 @@ class Dispatch:
         self.has_before = any(("before", event) in t._methods for t in triggers)
         self.protect_old = event != "create" and conf.flag("PROTECT_OLD")
         self.related = related.RelatedRows(using)
+        self.paths = related.path_names([trigger.condition for trigger in triggers])
         _guard_depth(model, event)
 
     def before(self, new: Rows | None, old: Rows | None) -> None:
         """Run the before stage; the rows may be changed in place."""
+        if self.paths:  # Before the chunk is written, for every stage to read.
+            self.related.load(self.paths, [*(new or ()), *(old or ())])
         self._run("before", new, old)
 
     def after(self, new: Rows | None, old: Rows | None) -> None:
@@ -148,7 +151,7 @@ class Dispatch:
         """Return the indexes of the rows that pass ``condition``, reading paths loaded once."""
         try:
             if any(paths.SEPARATOR in name for name in condition.field_names()):
-                loaded = self.related.load(condition, [*(new or ()), *(old or ())])
+                loaded = self.related.load(condition.field_names(), [*(new or ()), *(old or ())])
                 with paths.reading(loaded or {}):
                     return _select(condition, new, old, count)
             return _select(condition, new, old, count)

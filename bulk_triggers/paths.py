@@ -89,12 +89,11 @@ def target_key(row: models.Model, field: Any) -> Any:
 def follow(instance: models.Model, field: Any) -> models.Model | None:
     """Return the row a relation points to, without a query inside a dispatch."""
     key = key_of(instance, field)
+    cached: models.Model | None = field.get_cached_value(instance, default=None)
+    if cached is not None and target_key(cached, field) == key:
+        return cached  # Also an unsaved object held in memory, whose key is None too.
     if key is None:
         return None
-    if field.is_cached(instance):
-        cached: models.Model | None = field.get_cached_value(instance)
-        if cached is not None and target_key(cached, field) == key:
-            return cached
     rows = loaded.get()
     if rows is not None:
         found = rows.get(field, {})

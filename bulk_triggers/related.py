@@ -2,10 +2,10 @@
 
 Every relation costs at most one query per chunk, never one per row:
 
-- :class:`RelatedRows` loads the rows a condition's paths (``account__status``) pass
-  through, hop by hop, for all the chunk's ``new`` and ``old`` rows at once, and keeps
-  them while the chunk is dispatched (before and after stage), so that they are read as
-  stored when the chunk's conditions first needed them.
+- :class:`RelatedRows` loads the rows the conditions' paths (``account__status``) pass
+  through, hop by hop, for all the chunk's ``new`` and ``old`` rows at once, when the
+  chunk's before stage starts, and keeps them while the chunk is dispatched: every stage
+  reads them as stored before the chunk was written.
 - :func:`prepare` applies a trigger's ``select_related``/``prefetch_related`` to the
   rows it receives, and on Django 6.1+ makes those rows peers (``FETCH_PEERS``) so that
   an undeclared relation is loaded for all of them on first access.
@@ -30,6 +30,12 @@ FETCH_PEERS: Any = getattr(models, "FETCH_PEERS", None)
 Hop = tuple[Any, ...]
 
 
+def path_names(conditions: Sequence[Condition | None]) -> tuple[str, ...]:
+    """Return the paths into related rows that ``conditions`` read, each once."""
+    names = (name for c in conditions if c is not None for name in c.field_names())
+    return tuple(dict.fromkeys(name for name in names if SEPARATOR in name))
+
+
 class RelatedRows:
     """The related rows that one dispatch's condition paths read, chunk by chunk.
 
@@ -41,14 +47,14 @@ class RelatedRows:
         self.using = using
         self.rows: Loaded = {}
 
-    def load(self, condition: Condition, rows: Sequence[models.Model]) -> Loaded | None:
-        """Load what ``condition``'s paths need for ``rows``; None when it has no path.
+    def load(self, names: Sequence[str], rows: Sequence[models.Model]) -> Loaded | None:
+        """Load what the paths among ``names`` need for ``rows``; None when there is none.
 
         Rows already loaded for this chunk are reused. A relation whose keys are not all
         known is read again for all of this chunk's keys, which replaces the previous
         chunk's rows: memory stays bounded by the chunk.
         """
-        paths = [name for name in condition.field_names() if SEPARATOR in name]
+        paths = [name for name in names if SEPARATOR in name]
         if not paths or not rows:
             return None
         model = type(rows[0])
@@ -71,12 +77,10 @@ class RelatedRows:
         wanted: set[Any] = set()
         for parent in parents:
             key = key_of(parent, field)
-            if key is None:
-                continue
             cached = field.get_cached_value(parent, default=None)
             if cached is not None and target_key(cached, field) == key:
                 targets.append(cached)
-            else:
+            elif key is not None:
                 wanted.add(key)
         missing = wanted.difference(known)
         if missing:
