@@ -223,3 +223,20 @@ def test_paths_are_validated_at_definition(path: str, message: str | None) -> No
         return
     with pytest.raises(TriggerDefinitionError, match=rf"Checked.*{path!r}.*{message}"):
         define()
+
+
+def test_incomparable_value_names_trigger_and_field_and_writes_nothing(using: str) -> None:
+    """A comparison of incomparable types raises naming field and trigger; nothing is written."""
+    order = CondOrder.objects.create(status="new")
+
+    class Compares(Trigger[CondOrder]):
+        condition = IsGreaterThan("status", 5)
+
+        def on_before_update(self, new: list[CondOrder], old: list[CondOrder]) -> None:
+            pass
+
+    with pytest.raises(TypeError, match=r"condsapp.CondOrder.status") as raised:
+        CondOrder.objects.update(status="changed")
+    assert any("Compares" in note for note in raised.value.__notes__)
+    order.refresh_from_db()
+    assert order.status == "new"

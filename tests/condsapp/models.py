@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db import models
+from typing import Any
 
-from bulk_triggers import TriggerModelMixin
+from django.db import models
+from model_utils.managers import SoftDeletableQuerySet
+
+from bulk_triggers import TriggerModelMixin, TriggerQuerySet
 
 
 class CondOwner(TriggerModelMixin):
@@ -52,3 +55,41 @@ class CondLine(TriggerModelMixin):
 
     order = models.ForeignKey(CondOrder, on_delete=models.CASCADE, related_name="lines")
     sku = models.CharField(max_length=20)
+
+
+class RenamingQuerySet(models.QuerySet["CondRenamed"]):
+    """A third-party style queryset whose writes rewrite their arguments."""
+
+    def update(self, **kwargs: Any) -> int:
+        if "state" in kwargs:
+            kwargs["status"] = kwargs.pop("state")
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        fields = ["status" if name == "state" else name for name in fields]
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+
+class RenamedQuerySet(RenamingQuerySet, TriggerQuerySet["CondRenamed"]):  # type: ignore[override]
+    """The order that works: the rewriting queryset first, then TriggerQuerySet."""
+
+
+class CondRenamed(TriggerModelMixin):
+    """A model whose queryset renames ``state`` to ``status`` before writing."""
+
+    status = models.CharField(max_length=20, default="new")
+
+    objects = models.Manager.from_queryset(RenamedQuerySet)()
+
+
+class SoftQuerySet(SoftDeletableQuerySet["CondSoft"], TriggerQuerySet["CondSoft"]):  # type: ignore[override]
+    """django-model-utils' soft delete composed with triggers, in the order that works."""
+
+
+class CondSoft(TriggerModelMixin):
+    """A soft-deletable model: its queryset's delete() sets ``is_removed``."""
+
+    name = models.CharField(max_length=20)
+    is_removed = models.BooleanField(default=False)
+
+    objects = models.Manager.from_queryset(SoftQuerySet)()
