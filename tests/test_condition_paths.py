@@ -240,3 +240,20 @@ def test_incomparable_value_names_trigger_and_field_and_writes_nothing(using: st
     assert any("Compares" in note for note in raised.value.__notes__)
     order.refresh_from_db()
     assert order.status == "new"
+
+
+def test_key_changed_by_a_before_trigger_is_followed(using: str) -> None:
+    """A later trigger's path follows the key an earlier before trigger wrote on new."""
+    active, frozen = accounts()
+    order = CondOrder.objects.create(account=active)
+
+    class Move(Trigger[CondOrder]):
+        order = 1
+
+        def on_before_update(self, new: list[CondOrder], old: list[CondOrder]) -> None:
+            for row in new:
+                row.account_id = frozen.pk
+
+    received = seen_by(ChangesTo("account__status", "frozen"), "update")
+    CondOrder.objects.update(status="moved")
+    assert received == [order.pk]
