@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bulk_triggers.changes import AllChange, AnyChange
+from bulk_triggers.comparisons import (
+    IsGreaterThan,
+    IsGreaterThanOrEqual,
+    IsIn,
+    IsLessThan,
+    IsLessThanOrEqual,
+    IsNull,
+    WasGreaterThan,
+    WasGreaterThanOrEqual,
+    WasIn,
+    WasLessThan,
+    WasLessThanOrEqual,
+    WasNotEqual,
+    WasNull,
+)
 from bulk_triggers.conditions import (
     ChangesFrom,
     ChangesTo,
     Condition,
     HasChanged,
     IsEqual,
+    IsNotEqual,
     WasEqual,
 )
 from bulk_triggers.context import bypass
@@ -22,11 +39,20 @@ if TYPE_CHECKING:
     from bulk_triggers.queryset import TriggerQuerySet
 
 __all__ = [
+    "AllChange",
+    "AnyChange",
     "ChangesFrom",
     "ChangesTo",
     "Condition",
     "HasChanged",
     "IsEqual",
+    "IsGreaterThan",
+    "IsGreaterThanOrEqual",
+    "IsIn",
+    "IsLessThan",
+    "IsLessThanOrEqual",
+    "IsNotEqual",
+    "IsNull",
     "Trigger",
     "TriggerDefinitionError",
     "TriggerDepthError",
@@ -34,6 +60,13 @@ __all__ = [
     "TriggerModelMixin",
     "TriggerQuerySet",
     "WasEqual",
+    "WasGreaterThan",
+    "WasGreaterThanOrEqual",
+    "WasIn",
+    "WasLessThan",
+    "WasLessThanOrEqual",
+    "WasNotEqual",
+    "WasNull",
     "bypass",
     "unregister",
 ]

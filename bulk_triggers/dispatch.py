@@ -14,7 +14,8 @@ from typing import Any
 
 from django.db import models, transaction
 
-from bulk_triggers import conf
+from bulk_triggers import conf, paths, related
+from bulk_triggers.conditions import Condition
 from bulk_triggers.context import active, captures, current_chain, enter, leave
 from bulk_triggers.exceptions import TriggerDepthError
 from bulk_triggers.registry import registry
@@ -55,10 +56,14 @@ class Dispatch:
         self.triggers = triggers
         self.has_before = any(("before", event) in t._methods for t in triggers)
         self.protect_old = event != "create" and conf.flag("PROTECT_OLD")
+        self.related = related.RelatedRows(using)
+        self.paths = related.path_names([trigger.condition for trigger in triggers])
         _guard_depth(model, event)
 
     def before(self, new: Rows | None, old: Rows | None) -> None:
         """Run the before stage; the rows may be changed in place."""
+        if self.paths:  # Before the chunk is written, for every stage to read.
+            self.related.load(self.paths, [*(new or ()), *(old or ())])
         self._run("before", new, old)
 
     def after(self, new: Rows | None, old: Rows | None) -> None:
@@ -112,35 +117,51 @@ class Dispatch:
     def _arguments(
         self, trigger: TriggerMeta, stage: str, new: Rows | None, old: Rows | None
     ) -> tuple[list[Any], ...] | None:
-        """Return the method's arguments: the rows passing the condition, or None if none do."""
+        """Return the method's arguments: the rows passing the condition, or None if none do.
+
+        The rows of the before and after stages get the trigger's declared preloads.
+        """
         condition = trigger.condition
         count = len(new if new is not None else old)  # type: ignore[arg-type]
         if condition is None:
             indexes: Sequence[int] = range(count)
         else:
-            check = condition.check
-            try:
-                indexes = [
-                    i
-                    for i in range(count)
-                    if check(
-                        new[i] if new is not None else None, old[i] if old is not None else None
-                    )
-                ]
-            except Exception as exc:
-                if hasattr(exc, "add_note"):
-                    exc.add_note(
-                        f"raised by the condition {condition!r} of trigger {trigger.label} "
-                        f"({stage} stage of {self.event} on {self.model._meta.label})"
-                    )
-                raise
+            indexes = self._passing(trigger, stage, condition, new, old, count)
         if not indexes:
             return None
         if self.event == "create":
-            return ([new[i] for i in indexes],)  # type: ignore[index]
-        if self.event == "delete":
-            return ([old[i] for i in indexes],)  # type: ignore[index]
-        return ([new[i] for i in indexes], [old[i] for i in indexes])  # type: ignore[index]
+            args: tuple[list[Any], ...] = ([new[i] for i in indexes],)  # type: ignore[index]
+        elif self.event == "delete":
+            args = ([old[i] for i in indexes],)  # type: ignore[index]
+        else:
+            args = ([new[i] for i in indexes], [old[i] for i in indexes])  # type: ignore[index]
+        if stage != "commit":  # Commit-stage rows are copies made after the after stage.
+            related.prepare(trigger, args)
+        return args
+
+    def _passing(
+        self,
+        trigger: TriggerMeta,
+        stage: str,
+        condition: Condition,
+        new: Rows | None,
+        old: Rows | None,
+        count: int,
+    ) -> list[int]:
+        """Return the indexes of the rows that pass ``condition``, reading paths loaded once."""
+        try:
+            if any(paths.SEPARATOR in name for name in condition.field_names()):
+                loaded = self.related.load(condition.field_names(), [*(new or ()), *(old or ())])
+                with paths.reading(loaded or {}):
+                    return _select(condition, new, old, count)
+            return _select(condition, new, old, count)
+        except Exception as exc:
+            if hasattr(exc, "add_note"):
+                exc.add_note(
+                    f"raised by the condition {condition!r} of trigger {trigger.label} "
+                    f"({stage} stage of {self.event} on {self.model._meta.label})"
+                )
+            raise
 
     def _call(self, trigger: TriggerMeta, stage: str, args: tuple[list[Any], ...]) -> None:
         label = _label(trigger, stage, self.event)
@@ -190,6 +211,15 @@ class Dispatch:
         new = args[0] if self.event != "delete" else None
         old = args[-1] if self.event != "create" else None
         return CapturedCall(trigger, stage, self.event, new, old, self.using)
+
+
+def _select(condition: Condition, new: Rows | None, old: Rows | None, count: int) -> list[int]:
+    check = condition.check
+    return [
+        i
+        for i in range(count)
+        if check(new[i] if new is not None else None, old[i] if old is not None else None)
+    ]
 
 
 _labels: dict[tuple[TriggerMeta, str, str], str] = {}

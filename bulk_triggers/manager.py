@@ -13,7 +13,9 @@ M = TypeVar("M", bound=models.Model)
 __all__ = ["TriggerManager"]
 
 
-class TriggerManager(models.manager.BaseManager.from_queryset(TriggerQuerySet), Generic[M]):  # type: ignore[misc]
+# Built on models.Manager (not BaseManager) so that third-party code testing
+# isinstance(x, models.Manager) accepts it and the related managers Django derives from it.
+class TriggerManager(models.Manager.from_queryset(TriggerQuerySet), Generic[M]):  # type: ignore[misc]
     """A manager whose querysets run triggers on every write.
 
     Use it as a model's default manager (first declared, or ``Meta.default_manager_name``)

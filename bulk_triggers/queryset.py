@@ -13,13 +13,14 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from django.db import connections, models, transaction
 from django.db.models import ExpressionWrapper, Value
 from django.db.models.functions import Cast
 from django.db.models.sql.where import WhereNode
 
+from bulk_triggers.composition import check_composition
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
 from bulk_triggers.rows import in_chunks, load_by_pk, row_builder, selection, with_annotations
@@ -40,12 +41,20 @@ _dispatching_save: ContextVar[bool] = ContextVar("bulk_triggers_dispatching_save
 __all__ = ["TriggerQuerySet"]
 
 
-class TriggerQuerySet(models.QuerySet[M], Generic[M]):
+# No Generic[M] base of its own (models.QuerySet[M] is generic already): an explicit one
+# would make class QS(SoftDeletableQuerySet, TriggerQuerySet) an inconsistent MRO.
+class TriggerQuerySet(models.QuerySet[M]):
     """A ``QuerySet`` whose writes run the model's triggers.
 
     Return values and exceptions are Django's own; with no active trigger for the
-    operation's event, every method is Django's, query for query.
+    operation's event, every method is Django's, query for query. Compose it after
+    querysets that override write methods: ``class QS(SoftDeletableQuerySet,
+    TriggerQuerySet)``; the other order is refused (see :mod:`bulk_triggers.composition`).
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_composition(cls, TriggerQuerySet)
 
     def _plain(self, using: str) -> models.QuerySet[M]:
         """Return a plain Django queryset over the same rows, for writes that must not dispatch."""

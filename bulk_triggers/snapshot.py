@@ -192,6 +192,9 @@ def clone(row: M) -> M:
     copied: M = object.__new__(type(row))
     state = copy.copy(row._state)
     state.fields_cache = {}
+    # Django 6.1's FETCH_PEERS: the copy is none of the original's peers, which would be
+    # loaded instead of it; it loads its relations alone.
+    state.__dict__.pop("peers", None)
     copied.__dict__.update(
         {name: copy_value(value) for name, value in row.__dict__.items() if name != "_state"}
     )

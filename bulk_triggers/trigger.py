@@ -12,6 +12,7 @@ from django.db import DEFAULT_DB_ALIAS, models
 
 from bulk_triggers.conditions import Condition
 from bulk_triggers.exceptions import TriggerDefinitionError
+from bulk_triggers.paths import SEPARATOR, path_problem, preload_problem
 from bulk_triggers.registry import registry
 
 __all__ = ["EVENTS", "STAGES", "Trigger", "TriggerMeta", "unregister"]
@@ -39,6 +40,8 @@ class TriggerMeta(type):
     condition: Condition | None
     order: int
     replaces: TriggerMeta | None
+    select_related: tuple[str, ...]
+    prefetch_related: tuple[Any, ...]
     _definition_index: int
     _generic: bool
     _methods: dict[tuple[str, str], Callable[..., Any]]
@@ -87,6 +90,8 @@ class Trigger(Generic[M], metaclass=TriggerMeta):
         condition: Optional entry criteria; a method receives only the rows that pass.
         order: Lower runs first; ties keep definition order.
         replaces: Optional trigger class, of the same model, that this one unregisters.
+        select_related: Forward relations loaded for the rows each method receives.
+        prefetch_related: Relations (or ``Prefetch`` objects) prefetched for those rows.
         using: The database alias of the operation being dispatched.
     """
 
@@ -94,6 +99,8 @@ class Trigger(Generic[M], metaclass=TriggerMeta):
     condition: ClassVar[Condition | None] = None
     order: ClassVar[int] = 0
     replaces: ClassVar[TriggerMeta | None] = None
+    select_related: ClassVar[tuple[str, ...]] = ()
+    prefetch_related: ClassVar[tuple[Any, ...]] = ()
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using
@@ -229,6 +236,7 @@ def _check_attributes(cls: TriggerMeta) -> None:
 def _check_model(cls: TriggerMeta, model: type[models.Model]) -> None:
     if cls.condition is not None:
         check_condition_fields(cls, model, cls.condition)
+    check_preloads(cls, model)
 
 
 def _check_unbound(cls: TriggerMeta, namespace: dict[str, Any]) -> None:
@@ -284,9 +292,37 @@ def check_condition_fields(
     for name in condition.field_names():
         if name in known:
             continue
+        if SEPARATOR in name:
+            problem = path_problem(model, name)
+            if problem is None:
+                continue
+            raise TriggerDefinitionError(
+                f"Trigger {_label(cls)}: its condition names the path {name!r}: {problem}."
+            )
         close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise TriggerDefinitionError(
             f"Trigger {_label(cls)}: its condition names the field {name!r}, "
             f"which {model._meta.label} does not have.{hint}"
         )
+
+
+def check_preloads(cls: TriggerMeta, model: type[models.Model]) -> None:
+    """Raise TriggerDefinitionError for a ``select_related``/``prefetch_related`` typo."""
+    for attr in ("select_related", "prefetch_related"):
+        lookups = getattr(cls, attr)
+        if isinstance(lookups, str) or not isinstance(lookups, (tuple, list)):
+            raise TriggerDefinitionError(
+                f"Trigger {_label(cls)}.{attr} must be a tuple of relation names, such as "
+                f"('account',), got {lookups!r}."
+            )
+        for lookup in lookups:
+            if attr == "prefetch_related" and isinstance(lookup, models.Prefetch):
+                continue
+            problem = (
+                preload_problem(model, lookup, forward_only=attr == "select_related")
+                if isinstance(lookup, str)
+                else f"{lookup!r} is not a relation name"
+            )
+            if problem is not None:
+                raise TriggerDefinitionError(f"Trigger {_label(cls)}.{attr}: {problem}.")

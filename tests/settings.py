@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "tests.defsapp",
     "tests.defsapp_ext",
     "tests.defsapp_base",
+    "tests.condsapp",
     "shop",
 ]
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import re
 import textwrap
 from collections.abc import Callable
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test.utils import isolate_apps, override_settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext, isolate_apps, override_settings
 
-from bulk_triggers import TriggerManager, conf
+from bulk_triggers import TriggerManager, bypass, conf
 from bulk_triggers.registry import registry
-from bulk_triggers.testing import isolated_registry, only_triggers
+from bulk_triggers.testing import capture_triggers, isolated_registry, only_triggers
 from shop.models import Account, AuditEntry, Order, OrderLine
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -60,8 +63,48 @@ def check_generic_base(namespace: dict[str, Any]) -> None:
 
 
 def check_condition(namespace: dict[str, Any]) -> None:
-    """The composed condition renders as written."""
+    """The composed conditions render as written."""
     assert repr(namespace["condition"]) == "HasChanged('status') & ~IsEqual('balance', 0)"
+    assert repr(namespace["big_move"]) == (
+        "IsIn('status', ('paid', 'shipped')) & IsGreaterThan('total', 100)"
+    )
+    assert repr(namespace["touched"]) == "AnyChange(exclude=('shipped_at',), exclude_auto=True)"
+
+
+def check_path_condition(namespace: dict[str, Any]) -> None:
+    """Moving an order to an overdrawn account passes; a move between active ones does not."""
+    active = Account.objects.create(name="Bo")
+    with bypass():  # The shop's own trigger derives the status from the balance.
+        overdrawn = Account.objects.create(name="Cy", status="overdrawn")
+    moved = Order.objects.create(account=active)
+    kept = Order.objects.create(account=active)
+    trigger = namespace["NotifyOverdrawnOrders"]
+    with only_triggers(trigger), capture_triggers() as captured:
+        Order.objects.filter(pk=moved.pk).update(account=overdrawn)
+        Order.objects.filter(pk=kept.pk).update(account=Account.objects.create(name="Di"))
+    assert [[row.pk for row in call.new] for call in captured.of(trigger)] == [[moved.pk]]
+
+
+def check_preload(namespace: dict[str, Any]) -> None:
+    """The trigger body costs no query per row: 1 order or 3, the update costs the same."""
+    counts = []
+    with only_triggers(namespace["AuditShipments"]), redirect_stdout(io.StringIO()):
+        for size in (1, 3):
+            orders = [Order.objects.create(account=Account.objects.create(name="E"))]
+            orders += [Order.objects.create(account=orders[0].account) for _ in range(size - 1)]
+            rows = Order.objects.filter(pk__in=[order.pk for order in orders])
+            with CaptureQueriesContext(connection) as queries:
+                rows.update(status="shipped")
+            counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def check_custom_condition(namespace: dict[str, Any]) -> None:
+    """The custom condition checks rows and shows its constructor's arguments."""
+    condition = namespace["TotalBetween"](10, 20)
+    assert repr(condition) == "TotalBetween(10, 20)"
+    assert condition.check(Order(total=15), None) is True
+    assert condition.check(Order(total=25), None) is False
 
 
 def check_settings(namespace: dict[str, Any]) -> None:
@@ -109,6 +152,9 @@ CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "class RefuseEmptyLines": check_refuse_empty_lines,
     "class AccountAudit(Audit[Account])": check_generic_base,
     'condition = HasChanged("status") & ~IsEqual': check_condition,
+    "class NotifyOverdrawnOrders": check_path_condition,
+    "class AuditShipments": check_preload,
+    "class TotalBetween": check_custom_condition,
     "BULK_TRIGGERS = {": check_settings,
     "class Order(TriggerModelMixin)": check_model,
     "def import_legacy_rows": check_bypass,
