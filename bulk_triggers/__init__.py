@@ -13,6 +13,7 @@ from bulk_triggers.conditions import (
     WasEqual,
 )
 from bulk_triggers.context import bypass
+from bulk_triggers.errors import RowError, RowErrors, TriggerError
 from bulk_triggers.exceptions import TriggerDefinitionError, TriggerDepthError
 from bulk_triggers.trigger import Trigger
 
@@ -27,9 +28,12 @@ __all__ = [
     "Condition",
     "HasChanged",
     "IsEqual",
+    "RowError",
+    "RowErrors",
     "Trigger",
     "TriggerDefinitionError",
     "TriggerDepthError",
+    "TriggerError",
     "TriggerManager",
     "TriggerModelMixin",
     "TriggerQuerySet",
