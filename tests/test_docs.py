@@ -12,7 +12,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test.utils import isolate_apps, override_settings
 
-from bulk_triggers import TriggerManager, conf
+from bulk_triggers import TriggerManager, bypass, conf
 from bulk_triggers.registry import registry
 from bulk_triggers.testing import isolated_registry, only_triggers
 from shop.models import Account, AuditEntry, Order, OrderLine
@@ -81,6 +81,52 @@ def check_bypass(namespace: dict[str, Any]) -> None:
     assert namespace["import_legacy_rows"]() is None
 
 
+def check_admin_mixin(namespace: dict[str, Any]) -> None:
+    """The admin example is a working ModelAdmin whose views come from the mixin."""
+    from django.contrib.admin import AdminSite
+
+    from bulk_triggers.contrib.admin import TriggerErrorsAdminMixin
+
+    model_admin = namespace["OrderLineAdmin"](OrderLine, AdminSite())
+    assert model_admin.check() == []
+    assert type(model_admin).changeform_view is TriggerErrorsAdminMixin.changeform_view
+
+
+def check_guards(namespace: dict[str, Any]) -> None:
+    """Each guard of the example refuses what the text says, with the documented message."""
+    from bulk_triggers import RowErrors
+
+    guards = [namespace[name] for name in ("KeepShippedOrders", "FixedAccount", "OrderStatus")]
+    first, second = Account.objects.create(name="A"), Account.objects.create(name="B")
+    order = Order.objects.create(account=first)
+    with only_triggers(*guards):
+        with pytest.raises(RowErrors) as moved:
+            Order.objects.filter(pk=order.pk).update(account=second)
+        with pytest.raises(RowErrors) as skipped:
+            Order.objects.filter(pk=order.pk).update(status="shipped")
+        Order.objects.filter(pk=order.pk).update(status="placed")
+        with pytest.raises(RowErrors):
+            Order.objects.create(account=first, status="placed")
+    with bypass():
+        Order.objects.filter(pk=order.pk).update(status="shipped")
+    with only_triggers(*guards), pytest.raises(RowErrors) as deleted:
+        Order.objects.filter(pk=order.pk).delete()
+    label = f"shop.Order {order.pk}"
+    assert moved.value.message_dict == {
+        "account": [
+            f"{label}: account is read-only; it cannot change from {first.pk} to {second.pk}."
+        ]
+    }
+    assert skipped.value.message_dict == {
+        "status": [f"{label}: status cannot change from 'draft' to 'shipped'."]
+    }
+    assert deleted.value.message_dict == {"__all__": [f"{label}: delete is not allowed."]}
+    with only_triggers(namespace["CleanAccounts"]), pytest.raises(RowErrors) as unclean:
+        Account.objects.bulk_create([Account(name="ok"), Account(name="", status="closed")])
+    assert set(unclean.value.message_dict) == {"name", "status"}
+    assert [row.index for row in unclean.value.rows] == [1]
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "class ShipOrder(Trigger[Order])": check_ship_order,
     "class RefuseEmptyLines": check_refuse_empty_lines,
@@ -89,6 +135,8 @@ CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "BULK_TRIGGERS = {": check_settings,
     "class Order(TriggerModelMixin)": check_model,
     "def import_legacy_rows": check_bypass,
+    "class OrderLineAdmin(TriggerErrorsAdminMixin": check_admin_mixin,
+    "class KeepShippedOrders(Protect[Order])": check_guards,
 }
 
 
