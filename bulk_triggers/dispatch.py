@@ -100,14 +100,19 @@ class Dispatch:
     def _run(self, stage: str, new: Rows | None, old: Rows | None) -> None:
         # Every trigger of the stage runs, so that one pass reports every problem; rows
         # marked by add_error() are still passed on to the triggers after.
-        errors = StageErrors(self.model, self.event, stage, new, old, self._start, self.inputs)
+        errors: StageErrors | None = None
         for trigger in self.triggers:
             if (stage, self.event) not in trigger._methods:
                 continue
             args = self._arguments(trigger, stage, new, old)
             if args is not None:
+                if errors is None:
+                    errors = StageErrors(
+                        self.model, self.event, stage, new, old, self._start, self.inputs
+                    )
                 self._call(trigger, stage, args, errors)
-        errors.raise_if_any()
+        if errors is not None:
+            errors.raise_if_any()
 
     def _run_commit(self, pending: list[tuple[TriggerMeta, tuple[list[Any], ...]]]) -> None:
         """Run the commit stage; one method's error is logged and does not stop the others.

@@ -200,3 +200,20 @@ def test_model_form_views_show_the_refusal(using: str, client: Client, view: str
     assert dict(response.context["form"].errors) == {"title": ["Bad titles are refused."]}
     assert response.content.count(b"Bad titles are refused.") == 1
     assert stored() == [("fine", "draft", 0)]
+
+
+def test_refusal_with_no_form_to_carry_it_becomes_a_message(
+    using: str, admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the page's forms cannot show the refusal, the admin says it and saves nothing."""
+    import bulk_triggers.contrib.admin as contrib_admin
+
+    monkeypatch.setattr(contrib_admin, "_carrying", lambda form_class, request: form_class)
+    (ticket,) = tickets("fine")
+    refuse("add_error")
+    data = {"title": "bad one", "status": "draft", "points": "1", "reference": ""}
+    response = admin_client.post(f"{ADMIN}{ticket.pk}/change/", data, follow=True)
+    assert response.status_code == 200
+    shown = [str(message) for message in response.context["messages"]]
+    assert shown == ["Nothing was saved: title: Bad titles are refused."]
+    assert stored() == [("fine", "draft", 0)]

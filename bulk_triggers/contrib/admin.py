@@ -92,8 +92,12 @@ class TriggerErrorsAdminMixin:
                 refusals = {}
                 setattr(request, _REFUSALS, refusals)
             refusals[refused.key] = refused
+        try:
             again: HttpResponse = view(request, *args, **kwargs)
             return again
+        except _Refused as refused:  # No form to show it on: say it, change nothing.
+            self.message_user(request, _refused(refused.error, "saved"), messages.ERROR)  # type: ignore[attr-defined]
+            return HttpResponseRedirect(request.get_full_path())
 
 
 def _carrying(form_class: type[forms.BaseForm], request: HttpRequest) -> Any:
