@@ -263,3 +263,17 @@ def test_refusal_inside_an_outer_transaction_keeps_it_usable(using: str) -> None
             ErrTicket.objects.bulk_create([ErrTicket(title="bad"), ErrTicket(title="ok")])
         ErrTicket.objects.filter(title="kept").update(points=3)
     assert stored() == [("kept", 3)]
+
+
+def test_bulk_update_index_of_a_row_triggers_got_as_a_copy(using: str) -> None:
+    """A caller's object holding unsaved values outside ``fields`` is still found by key."""
+    rows = existing_rows()
+    rows[1].title = "unsaved"  # Not in fields: triggers get a copy with the stored title.
+    for row in rows:
+        row.points = 4
+    refusing("update", "before", [])
+    with pytest.raises(RowErrors) as info:
+        ErrTicket.objects.bulk_update(rows, ["points"])
+    assert [(row.index, row.pk) for row in info.value.rows] == [(1, rows[1].pk), (3, rows[3].pk)]
+    assert info.value.rows[0].row is not rows[1]
+    assert rows[1].title == "unsaved"

@@ -71,10 +71,11 @@ class TriggerErrorsAdminMixin:
             self.message_user(request, _refused(error, "deleted"), messages.ERROR)  # type: ignore[attr-defined]
             return HttpResponseRedirect(request.get_full_path())
 
-    def response_action(self, request: HttpRequest, queryset: Any) -> Any:
+    def response_action(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # Arguments pass through: Django 6.1 added action_location.
         try:
             with transaction.atomic(using=router.db_for_write(self.model)):  # type: ignore[attr-defined]
-                return super().response_action(request, queryset)  # type: ignore[misc]
+                return super().response_action(request, *args, **kwargs)  # type: ignore[misc]
         except ValidationError as error:
             self.message_user(request, _refused(error, "changed"), messages.ERROR)  # type: ignore[attr-defined]
             return HttpResponseRedirect(request.get_full_path())
