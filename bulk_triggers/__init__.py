@@ -30,6 +30,7 @@ from bulk_triggers.conditions import (
     WasEqual,
 )
 from bulk_triggers.context import bypass
+from bulk_triggers.errors import RowError, RowErrors, TriggerError
 from bulk_triggers.exceptions import TriggerDefinitionError, TriggerDepthError
 from bulk_triggers.trigger import Trigger, unregister
 
@@ -53,9 +54,12 @@ __all__ = [
     "IsLessThanOrEqual",
     "IsNotEqual",
     "IsNull",
+    "RowError",
+    "RowErrors",
     "Trigger",
     "TriggerDefinitionError",
     "TriggerDepthError",
+    "TriggerError",
     "TriggerManager",
     "TriggerModelMixin",
     "TriggerQuerySet",

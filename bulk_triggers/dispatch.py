@@ -17,6 +17,7 @@ from django.db import models, transaction
 from bulk_triggers import conf, paths, related
 from bulk_triggers.conditions import Condition
 from bulk_triggers.context import active, captures, current_chain, enter, leave
+from bulk_triggers.errors import CALL_ATTRIBUTE, StageErrors
 from bulk_triggers.exceptions import TriggerDepthError
 from bulk_triggers.registry import registry
 from bulk_triggers.snapshot import MISSING, clone, copy_value
@@ -58,16 +59,31 @@ class Dispatch:
         self.protect_old = event != "create" and conf.flag("PROTECT_OLD")
         self.related = related.RelatedRows(using)
         self.paths = related.path_names([trigger.condition for trigger in triggers])
+        # Where add_error() indexes come from: the caller's objects when the operation
+        # reorders them (bulk_update), else the count of rows of the earlier chunks.
+        self.inputs: Sequence[Any] | None = None
+        self._start = self._next = 0
         _guard_depth(model, event)
 
     def before(self, new: Rows | None, old: Rows | None) -> None:
-        """Run the before stage; the rows may be changed in place."""
+        """Run the before stage; the rows may be changed in place.
+
+        Raises:
+            RowErrors: A trigger of the stage marked rows with ``add_error()``.
+        """
+        self._start = self._next
+        self._next += len(new if new is not None else old or ())
         if self.paths:  # Before the chunk is written, for every stage to read.
             self.related.load(self.paths, [*(new or ()), *(old or ())])
         self._run("before", new, old)
 
     def after(self, new: Rows | None, old: Rows | None) -> None:
-        """Run the after stage, then schedule the commit stage for the same rows."""
+        """Run the after stage, then schedule the commit stage for the same rows.
+
+        Raises:
+            RowErrors: A trigger of the stage marked rows with ``add_error()``; the
+                caller's transaction then undoes the write.
+        """
         self._run("after", new, old)
         pending = [
             (trigger, args)
@@ -87,12 +103,21 @@ class Dispatch:
             transaction.on_commit(lambda: self._run_commit(pending), using=self.using)
 
     def _run(self, stage: str, new: Rows | None, old: Rows | None) -> None:
+        # Every trigger of the stage runs, so that one pass reports every problem; rows
+        # marked by add_error() are still passed on to the triggers after.
+        errors: StageErrors | None = None
         for trigger in self.triggers:
             if (stage, self.event) not in trigger._methods:
                 continue
             args = self._arguments(trigger, stage, new, old)
             if args is not None:
-                self._call(trigger, stage, args)
+                if errors is None:
+                    errors = StageErrors(
+                        self.model, self.event, stage, new, old, self._start, self.inputs
+                    )
+                self._call(trigger, stage, args, errors)
+        if errors is not None:
+            errors.raise_if_any()
 
     def _run_commit(self, pending: list[tuple[TriggerMeta, tuple[list[Any], ...]]]) -> None:
         """Run the commit stage; one method's error is logged and does not stop the others.
@@ -100,9 +125,10 @@ class Dispatch:
         The transaction has committed: raising could undo nothing, and would cancel the
         commit-stage calls still to come (Django stops running on_commit callbacks).
         """
+        refuse = StageErrors(self.model, self.event, "commit", None, None)
         for trigger, args in pending:
             try:
-                self._call(trigger, "commit", args)
+                self._call(trigger, "commit", args, refuse)
             except Exception:
                 logger.exception(
                     "%s.on_commit_%s failed on %d %s row(s), database %r; the data is "
@@ -163,7 +189,9 @@ class Dispatch:
                 )
             raise
 
-    def _call(self, trigger: TriggerMeta, stage: str, args: tuple[list[Any], ...]) -> None:
+    def _call(
+        self, trigger: TriggerMeta, stage: str, args: tuple[list[Any], ...], errors: StageErrors
+    ) -> None:
         label = _label(trigger, stage, self.event)
         method = trigger._methods[(stage, self.event)]
         debug = logger.isEnabledFor(logging.DEBUG)
@@ -174,6 +202,7 @@ class Dispatch:
         try:
             instance = trigger()
             instance.using = self.using
+            instance.__dict__[CALL_ATTRIBUTE] = (errors, args)
             token = enter(label)
             try:
                 result = method(instance, *args)

@@ -116,6 +116,7 @@ class TriggerQuerySet(models.QuerySet[M]):
             return objs
         using = self._write_alias()
         dispatch = Dispatch(self.model, "create", using, triggers)
+        dispatch.inputs = objs
         plain = self._plain(using)
         with transaction.atomic(using=using):
             for chunk in chunks(objs):
@@ -167,6 +168,7 @@ class TriggerQuerySet(models.QuerySet[M]):
             return 0
         using = self._write_alias()
         dispatch = Dispatch(self.model, "update", using, triggers)
+        dispatch.inputs = objs
         plain = self._plain(using)
         batches = self._django_batches(objs, fields, batch_size, using)
         # One object per row, the one Django's statements would leave stored; locked in

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get
 
 from django.db import DEFAULT_DB_ALIAS, models
 
+from bulk_triggers import errors as _errors
 from bulk_triggers.conditions import Condition
 from bulk_triggers.exceptions import TriggerDefinitionError
 from bulk_triggers.paths import SEPARATOR, path_problem, preload_problem
@@ -104,6 +105,26 @@ class Trigger(Generic[M], metaclass=TriggerMeta):
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using
+
+    def add_error(
+        self, row: M, message: str, *, field: str | None = None, code: str | None = None
+    ) -> None:
+        """Refuse ``row``, one of the rows this method received, with ``message``.
+
+        The stage's other triggers still run; then the operation writes nothing and raises
+        :class:`~bulk_triggers.RowErrors`. Outside an operation (a unit test calling the
+        method) the error is only recorded on :attr:`errors`.
+
+        Raises:
+            ValueError: ``row`` is not one of the rows received, or ``field`` is not a
+                field of the model.
+        """
+        _errors.add_error(self, row, message, field, code)
+
+    @property
+    def errors(self) -> list[_errors.TriggerError]:
+        """Return the errors this instance added with :meth:`add_error`, in order."""
+        return _errors.errors_of(self)
 
     if TYPE_CHECKING:
 

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "tests.defsapp_ext",
     "tests.defsapp_base",
     "tests.condsapp",
+    "tests.errorsapp",
     "shop",
 ]
 
@@ -34,3 +35,30 @@ DATABASES, SKIPPED_DATABASES = configure()
 DATABASE_ROUTERS = ["tests.routers.CurrentDatabaseRouter"]
 
 BULK_TRIGGERS = {"MAX_DEPTH": 16, "CHUNK_SIZE": 2000}
+
+# The forms and admin tests (tests/errorsapp, tests/test_contrib_admin.py).
+INSTALLED_APPS += [
+    "django.contrib.admin",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+ROOT_URLCONF = "tests.errorsapp.urls"

@@ -145,6 +145,52 @@ def check_replacement(namespace: dict[str, Any]) -> None:
     assert registry.for_model(Order, "update")[1] is replacement
 
 
+def check_admin_mixin(namespace: dict[str, Any]) -> None:
+    """The admin example is a working ModelAdmin whose views come from the mixin."""
+    from django.contrib.admin import AdminSite
+
+    from bulk_triggers.contrib.admin import TriggerErrorsAdminMixin
+
+    model_admin = namespace["OrderLineAdmin"](OrderLine, AdminSite())
+    assert model_admin.check() == []
+    assert type(model_admin).changeform_view is TriggerErrorsAdminMixin.changeform_view
+
+
+def check_guards(namespace: dict[str, Any]) -> None:
+    """Each guard of the example refuses what the text says, with the documented message."""
+    from bulk_triggers import RowErrors
+
+    guards = [namespace[name] for name in ("KeepShippedOrders", "FixedAccount", "OrderStatus")]
+    first, second = Account.objects.create(name="A"), Account.objects.create(name="B")
+    order = Order.objects.create(account=first)
+    with only_triggers(*guards):
+        with pytest.raises(RowErrors) as moved:
+            Order.objects.filter(pk=order.pk).update(account=second)
+        with pytest.raises(RowErrors) as skipped:
+            Order.objects.filter(pk=order.pk).update(status="shipped")
+        Order.objects.filter(pk=order.pk).update(status="placed")
+        with pytest.raises(RowErrors):
+            Order.objects.create(account=first, status="placed")
+    with bypass():
+        Order.objects.filter(pk=order.pk).update(status="shipped")
+    with only_triggers(*guards), pytest.raises(RowErrors) as deleted:
+        Order.objects.filter(pk=order.pk).delete()
+    label = f"shop.Order {order.pk}"
+    assert moved.value.message_dict == {
+        "account": [
+            f"{label}: account is read-only; it cannot change from {first.pk} to {second.pk}."
+        ]
+    }
+    assert skipped.value.message_dict == {
+        "status": [f"{label}: status cannot change from 'draft' to 'shipped'."]
+    }
+    assert deleted.value.message_dict == {"__all__": [f"{label}: delete is not allowed."]}
+    with only_triggers(namespace["CleanAccounts"]), pytest.raises(RowErrors) as unclean:
+        Account.objects.bulk_create([Account(name="ok"), Account(name="", status="closed")])
+    assert set(unclean.value.message_dict) == {"name", "status"}
+    assert [row.index for row in unclean.value.rows] == [1]
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "class BumpRevision(Trigger[Stamped])": check_abstract_trigger,
     "class ShipOrderOnMonday(ShipOrder)": check_replacement,
@@ -158,6 +204,8 @@ CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "BULK_TRIGGERS = {": check_settings,
     "class Order(TriggerModelMixin)": check_model,
     "def import_legacy_rows": check_bypass,
+    "class OrderLineAdmin(TriggerErrorsAdminMixin": check_admin_mixin,
+    "class KeepShippedOrders(Protect[Order])": check_guards,
 }
 
 

@@ -1,0 +1,1 @@
+"""Optional integrations: forms, the admin and ready-made guards. The core never imports them."""
