@@ -174,8 +174,9 @@ def row_builder(
 
     ``attnames`` are all the model's concrete attnames, in field order. Where nothing can
     observe the difference (no ``pre_init``/``post_init`` receiver, plain field
-    descriptors) the values go straight into the instance ``__dict__``, which is several
-    times faster than ``Model.from_db``; otherwise ``from_db`` is used.
+    descriptors, neither ``__init__`` nor ``from_db()`` overridden) the values go straight
+    into the instance ``__dict__``, which is several times faster than ``Model.from_db``;
+    otherwise ``from_db`` is used.
     """
     if pre_init.has_listeners(model) or post_init.has_listeners(model) or not _plain(model):
         from_db = model.from_db
@@ -201,12 +202,19 @@ _plain_cache: dict[type[models.Model], bool] = {}
 
 
 def _plain(model: type[models.Model]) -> bool:
-    """Return whether every concrete field's descriptor stores values as they are."""
+    """Return whether the model builds instances as Django's own ``Model`` does.
+
+    That is: every concrete field's descriptor stores values as they are, and the model
+    overrides neither ``__init__`` nor ``from_db()`` (which may set attributes of their own).
+    """
     try:
         return _plain_cache[model]
     except KeyError:
         pass
-    plain = all(
+    from_db = getattr(model.from_db, "__func__", None)
+    plain = (
+        model.__init__ is models.Model.__init__ and from_db is models.Model.from_db.__func__  # type: ignore[attr-defined]
+    ) and all(
         type(getattr_static(model, field.attname, None))
         in (DeferredAttribute, ForeignKeyDeferredAttribute)
         for field in model._meta.concrete_fields
