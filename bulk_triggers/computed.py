@@ -10,9 +10,11 @@ every other model cost nothing more.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import models
 
 from bulk_triggers.snapshot import MISSING, clone
@@ -26,15 +28,25 @@ def generated_attnames(model: type[models.Model]) -> tuple[str, ...]:
     return tuple(f.attname for f in model._meta.concrete_fields if getattr(f, "generated", False))
 
 
-def pending(model: type[models.Model], rows: Sequence[models.Model]) -> tuple[str, ...]:
-    """Return the attnames whose stored value the database will compute, for ``rows``.
+@cache
+def _datetime_attnames(model: type[models.Model]) -> frozenset[str]:
+    return frozenset(
+        f.attname for f in model._meta.concrete_fields if f.get_internal_type() == "DateTimeField"
+    )
 
-    Call it before the write: Django 6.0+ replaces assigned expressions during ``save()``.
+
+def pending(model: type[models.Model], rows: Sequence[models.Model]) -> tuple[str, ...]:
+    """Return the attnames whose stored value differs from what ``rows`` hold, or may.
+
+    That is generated columns, expressions (``F()``, a ``db_default`` left to the
+    database) and, with ``USE_TZ``, naive datetimes (stored aware). Call it before the
+    write: Django 6.0+ replaces assigned expressions during ``save()``.
     """
     names = dict.fromkeys(generated_attnames(model))
+    datetimes = _datetime_attnames(model) if settings.USE_TZ else frozenset()
     for row in rows:
         for name, value in row.__dict__.items():
-            if hasattr(value, "resolve_expression") and not isinstance(value, models.Model):
+            if _unresolved(value) or (name in datetimes and _naive(value)):
                 names[name] = None
     return tuple(names)
 
@@ -58,7 +70,7 @@ def read_back(
     wanted = [
         name
         for name in names
-        if name in generated or any(_unresolved(row.__dict__.get(name, MISSING)) for row in rows)
+        if name in generated or any(_stale(row.__dict__.get(name, MISSING)) for row in rows)
     ]
     key = model._meta.pk.to_python
     keys = [None if row.pk is None else key(row.pk) for row in rows]
@@ -78,6 +90,13 @@ def read_back(
 
 
 def _unresolved(value: Any) -> bool:
-    return value is MISSING or (
-        hasattr(value, "resolve_expression") and not isinstance(value, models.Model)
-    )
+    return hasattr(value, "resolve_expression") and not isinstance(value, models.Model)
+
+
+def _naive(value: Any) -> bool:
+    return isinstance(value, datetime) and value.tzinfo is None
+
+
+def _stale(value: Any) -> bool:
+    """Return whether a value on an instance, after its write, may not be what is stored."""
+    return value is MISSING or _unresolved(value) or _naive(value)

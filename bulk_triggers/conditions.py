@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from bulk_triggers.snapshot import attname
@@ -66,6 +67,13 @@ def _value(instance: models.Model, name: str) -> Any:
     return getattr(instance, attname(type(instance), name))
 
 
+def _field(model: type[Any], name: str) -> Any:
+    try:
+        return model._meta.get_field(name)
+    except (AttributeError, FieldDoesNotExist):
+        return None
+
+
 def _comparable(value: Any) -> Any:
     """Compare a related instance by its primary key, as a ForeignKey is stored."""
     return value.pk if isinstance(value, models.Model) else value
@@ -87,6 +95,14 @@ class FieldCondition(Condition):
             raise TypeError(f"{type(self).__name__} takes {shape}, got {len(args) + 1} arguments.")
         self.field = field
         self.value = _comparable(args[0]) if args else None
+        self._related = args[0] if args and isinstance(args[0], models.Model) else None
+
+    def _wanted(self, row: Any) -> Any:
+        """Return ``value`` as ``row`` stores it: a ``to_field`` key holds that field."""
+        if self._related is None:
+            return self.value
+        target = getattr(_field(type(row), self.field), "target_field", None)
+        return self.value if target is None else getattr(self._related, target.attname)
 
     def field_names(self) -> tuple[str, ...]:
         return (self.field,)
@@ -120,9 +136,9 @@ class ChangesTo(FieldCondition):
     """True when the field becomes ``value``; on create, when it is inserted as ``value``."""
 
     def check(self, new: Any, old: Any) -> bool:
-        if new is None or _value(new, self.field) != self.value:
+        if new is None or _value(new, self.field) != self._wanted(new):
             return False
-        return old is None or _value(old, self.field) != self.value
+        return old is None or _value(old, self.field) != self._wanted(old)
 
 
 class ChangesFrom(FieldCondition):
@@ -131,7 +147,8 @@ class ChangesFrom(FieldCondition):
     def check(self, new: Any, old: Any) -> bool:
         if new is None or old is None:
             return False
-        return bool(_value(old, self.field) == self.value and _value(new, self.field) != self.value)
+        wanted = self._wanted(old)
+        return bool(_value(old, self.field) == wanted and _value(new, self.field) != wanted)
 
 
 class IsEqual(FieldCondition):
@@ -139,14 +156,14 @@ class IsEqual(FieldCondition):
 
     def check(self, new: Any, old: Any) -> bool:
         row = old if new is None else new
-        return bool(_value(row, self.field) == self.value)
+        return bool(_value(row, self.field) == self._wanted(row))
 
 
 class WasEqual(FieldCondition):
     """True when the stored field equalled ``value`` before the operation; false on create."""
 
     def check(self, new: Any, old: Any) -> bool:
-        return old is not None and bool(_value(old, self.field) == self.value)
+        return old is not None and bool(_value(old, self.field) == self._wanted(old))
 
 
 class And(Condition):
