@@ -26,7 +26,14 @@ from django.utils import timezone
 from bulk_triggers.computed import pending, read_back
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
-from bulk_triggers.rows import in_chunks, load_by_pk, row_builder, selection, with_annotations
+from bulk_triggers.rows import (
+    builds_plainly,
+    in_chunks,
+    load_by_pk,
+    row_builder,
+    selection,
+    with_annotations,
+)
 from bulk_triggers.snapshot import (
     Snapshot,
     copy_back,
@@ -407,6 +414,7 @@ class _UpdatePlan:
         width = len(self.attnames)
         computed = [(index, width + n) for n, index in enumerate(self.computed)]
         build = row_builder(self.model, using, self.attnames)
+        plain = builds_plainly(self.model)
         mutable = mutable_indexes(self.model, self.attnames, rows[0]) if rows else []
         new, old, planned = [], [], []
         for row in rows:
@@ -422,8 +430,26 @@ class _UpdatePlan:
             for index in mutable:
                 values[index] = copy_value(values[index])
             old.append(build(stored))
-            new.append(build(values))
+            new.append(self._new_row(build, stored, values, plain))
         return new, old, Snapshot(self.attnames, planned)
+
+    def _new_row(
+        self,
+        build: Callable[[Sequence[Any]], models.Model],
+        stored: Sequence[Any],
+        values: list[Any],
+        plain: bool,
+    ) -> models.Model:
+        """Build ``new`` as the row loaded, then given the values the update writes.
+
+        A model overriding ``__init__`` or ``from_db()`` thus sees the stored row, as when
+        an instance is loaded and then assigned to.
+        """
+        if plain:
+            return build(values)
+        row = build(stored)
+        row.__dict__.update(zip(self.attnames, values, strict=True))
+        return row
 
     def stored(self, new: list[models.Model], using: str) -> list[models.Model]:
         """Return ``new`` with what the database computed on write (generated columns)."""

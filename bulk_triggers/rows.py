@@ -178,7 +178,7 @@ def row_builder(
     into the instance ``__dict__``, which is several times faster than ``Model.from_db``;
     otherwise ``from_db`` is used.
     """
-    if pre_init.has_listeners(model) or post_init.has_listeners(model) or not _plain(model):
+    if not builds_plainly(model):
         from_db = model.from_db
         field_names = list(attnames)
         return lambda values: from_db(using, field_names, values)
@@ -196,6 +196,11 @@ def row_builder(
         return instance
 
     return build
+
+
+def builds_plainly(model: type[models.Model]) -> bool:
+    """Return whether :func:`row_builder` may fill instances without ``from_db()``."""
+    return not (pre_init.has_listeners(model) or post_init.has_listeners(model)) and _plain(model)
 
 
 _plain_cache: dict[type[models.Model], bool] = {}
