@@ -10,9 +10,11 @@ every other model cost nothing more.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
+from uuid import UUID
 
 from django.conf import settings
 from django.db import models
@@ -20,6 +22,11 @@ from django.db import models
 from bulk_triggers.snapshot import MISSING, clone
 
 M = TypeVar("M", bound=models.Model)
+
+# Types of field values that are never expressions nor naive datetimes.
+_PLAIN = frozenset(
+    {int, str, float, bool, type(None), Decimal, UUID, date, time, timedelta, dict, list, bytes}
+)
 
 
 @cache
@@ -46,7 +53,13 @@ def pending(model: type[models.Model], rows: Sequence[models.Model]) -> tuple[st
     datetimes = _datetime_attnames(model) if settings.USE_TZ else frozenset()
     for row in rows:
         for name, value in row.__dict__.items():
-            if _unresolved(value) or (name in datetimes and _naive(value)):
+            kind = type(value)
+            if kind in _PLAIN:
+                continue  # Most values: decided without a slower look at the value.
+            if kind is datetime:
+                if name in datetimes and value.tzinfo is None:
+                    names[name] = None
+            elif _unresolved(value):
                 names[name] = None
     return tuple(names)
 

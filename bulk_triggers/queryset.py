@@ -23,7 +23,7 @@ from django.db.models.functions import Cast
 from django.db.models.sql.where import WhereNode
 from django.utils import timezone
 
-from bulk_triggers.computed import pending, read_back
+from bulk_triggers.computed import generated_attnames, pending, read_back
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
 from bulk_triggers.rows import (
@@ -453,7 +453,8 @@ class _UpdatePlan:
 
     def stored(self, new: list[models.Model], using: str) -> list[models.Model]:
         """Return ``new`` with what the database computed on write (generated columns)."""
-        return read_back(self.model, new, pending(self.model, new), using, own=True)
+        generated = generated_attnames(self.model)
+        return read_back(self.model, new, generated, using, own=True) if generated else new
 
     def write(
         self,
