@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import connections
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
+from django.test.utils import CaptureQueriesContext
 
-from bulk_triggers import IsEqual
+from bulk_triggers import IsEqual, bypass
 from tests.recorder import Recorder, record
 from tests.shapesapp.models import ShAccount, ShOrder, ShParcel, ShWarehouse
 
@@ -249,3 +251,27 @@ def test_expression_on_instance_reaches_before_stage_as_assigned(
     after = recorder.one("after", "update")
     stored = dict(ShOrder.objects.values_list("pk", "quantity"))
     assert [row["quantity"] for row in after.new] == [stored[row["pk"]] for row in after.new]
+
+
+COSTED: dict[str, Callable[[list[ShOrder]], Any]] = {
+    "bulk_update-F": lambda orders: ShOrder.objects.bulk_update(
+        [_set(o, quantity=F("quantity") + 1) for o in orders], ["quantity"]
+    ),
+    "update": lambda orders: ShOrder.objects.update(quantity=F("quantity") + 1),
+    "bulk_create": lambda orders: ShOrder.objects.bulk_create([ShOrder() for _ in orders]),
+}
+
+
+@pytest.mark.parametrize("operation", COSTED)
+def test_read_back_costs_one_query_per_chunk(using: str, operation: str) -> None:
+    """Reading computed values back adds statements that do not grow with the rows."""
+    record(ShOrder)
+    counts = []
+    for size in (2, 6):
+        with bypass():
+            ShOrder._base_manager.all().delete()
+            orders = [ShOrder.objects.create(quantity=i) for i in range(size)]
+        with CaptureQueriesContext(connections[using]) as queries:
+            COSTED[operation](orders)
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
