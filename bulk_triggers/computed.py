@@ -74,10 +74,10 @@ def read_back(
 ) -> list[M]:
     """Return ``rows`` holding the stored values of ``names`` (see :func:`pending`).
 
-    Rows the operation built itself (``own``) are changed in place; a caller's instance is
-    left as Django leaves it and replaced by a copy, so the caller never sees a change
-    Django would not make. Rows without a primary key (a backend that returns none from
-    a bulk insert) are passed on as they are.
+    Rows the operation built itself (``own``) are changed in place; a caller's instance
+    that differs from the stored row is left as Django leaves it and replaced by a copy,
+    so the caller never sees a change Django would not make. Rows without a primary key
+    (a backend that returns none from a bulk insert) are passed on as they are.
     """
     generated = set(generated_attnames(model))
     wanted = [
@@ -95,7 +95,10 @@ def read_back(
     result = []
     for row, pk in zip(rows, keys, strict=True):
         values = stored.get(pk)
-        if values is not None:
+        state = row.__dict__
+        if values is not None and any(
+            state.get(name, MISSING) != value for name, value in zip(wanted, values, strict=True)
+        ):
             row = row if own else clone(row)
             row.__dict__.update(zip(wanted, values, strict=True))
         result.append(row)
