@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.test.utils import CaptureQueriesContext
 
 from bulk_triggers import IsEqual, bypass
+from bulk_triggers.computed import pending, read_back
 from tests.recorder import Recorder, record
 from tests.shapesapp.models import ShAccount, ShOrder, ShParcel, ShWarehouse
 
@@ -275,3 +276,14 @@ def test_read_back_costs_one_query_per_chunk(using: str, operation: str) -> None
             COSTED[operation](orders)
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_rows_without_primary_key_are_not_read_back(using: str) -> None:
+    """A row with no key (MySQL's bulk_create returns none) is passed on as it is."""
+    row = ShOrder(quantity=3)
+    names = pending(ShOrder, [row])
+    assert set(names) >= {"doubled", "rank"}
+    with CaptureQueriesContext(connections[using]) as queries:
+        result = read_back(ShOrder, [row], names, using)
+    assert result == [row] and result[0] is row
+    assert len(queries) == 0
