@@ -175,7 +175,7 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         # One object per row, the one Django's statements would leave stored; locked in
         # primary key order, as update() and delete() do, so that concurrent writers
         # cannot deadlock on each other's chunks.
-        key = self.model._meta.pk.to_python  # "2" and 2 name the same row
+        key = _pk_key(self.model)
         ordered = sorted(_written_objects(batches, key), key=lambda obj: key(obj.pk))
         watched = [name for name in writable_attnames(self.model) if name not in written]
         updated = 0
@@ -286,6 +286,20 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
     update.alters_data = True  # type: ignore[attr-defined]
+
+
+def _pk_key(model: type[models.Model]) -> Callable[[Any], Any]:
+    """Return the function telling rows apart by primary key as the database does ("2" is 2).
+
+    Preparing the value first raises what Django's own bulk_update() raises for a key of
+    the wrong type ("abc" for an integer key), before any trigger runs.
+    """
+    field = model._meta.pk
+
+    def key(pk: Any) -> Any:
+        return field.to_python(field.get_prep_value(pk))
+
+    return key
 
 
 def _written_objects(batches: Sequence[Sequence[M]], key: Callable[[Any], Any]) -> list[M]:

@@ -204,6 +204,7 @@ def builds_plainly(model: type[models.Model]) -> bool:
 
 
 _plain_cache: dict[type[models.Model], bool] = {}
+_MODEL_FROM_DB: Any = models.Model.from_db.__func__  # type: ignore[attr-defined]
 
 
 def _plain(model: type[models.Model]) -> bool:
@@ -216,13 +217,16 @@ def _plain(model: type[models.Model]) -> bool:
         return _plain_cache[model]
     except KeyError:
         pass
-    from_db = getattr(model.from_db, "__func__", None)
+    own_init = model.__init__ is not models.Model.__init__
+    own_from_db = getattr(model.from_db, "__func__", None) is not _MODEL_FROM_DB
     plain = (
-        model.__init__ is models.Model.__init__ and from_db is models.Model.from_db.__func__  # type: ignore[attr-defined]
-    ) and all(
-        type(getattr_static(model, field.attname, None))
-        in (DeferredAttribute, ForeignKeyDeferredAttribute)
-        for field in model._meta.concrete_fields
+        not own_init
+        and not own_from_db
+        and all(
+            type(getattr_static(model, field.attname, None))
+            in (DeferredAttribute, ForeignKeyDeferredAttribute)
+            for field in model._meta.concrete_fields
+        )
     )
     _plain_cache[model] = plain
     return plain

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.db.models.signals import post_save, pre_save
 
@@ -67,6 +68,12 @@ REFUSED: dict[str, Callable[[Ctx], Any]] = {
         [ShOrder(account=ShAccount(name="x"))]
     ),
     "bulk_update-unsaved-related": _bulk_update_unsaved_related,
+    "bulk_update-key-of-wrong-type": lambda c: ShOrder.objects.bulk_update(
+        [ShOrder(pk="abc", status="x")], ["status"]
+    ),
+    "bulk_update-uuid-key-of-wrong-type": lambda c: ShUuid.objects.bulk_update(
+        [ShUuid(id="not-a-uuid", label="x")], ["label"]
+    ),
     "manager-only-create-unsaved-related": lambda c: ShPlain.objects.create(
         account=ShAccount(name="x")
     ),
@@ -86,7 +93,8 @@ REFUSED: dict[str, Callable[[Ctx], Any]] = {
 
 
 def _outcome(run: Callable[[Ctx], Any], ctx: Ctx, using: str) -> tuple[type, str]:
-    with pytest.raises((ValueError, DatabaseError)) as info, transaction.atomic(using=using):
+    refusals = (ValueError, DatabaseError, ValidationError)
+    with pytest.raises(refusals) as info, transaction.atomic(using=using):
         run(ctx)
     return type(info.value), str(info.value)
 
@@ -97,9 +105,9 @@ def test_django_refusals_come_before_any_trigger(using: str, operation: str) -> 
     with bypass():
         expected = _outcome(REFUSED[operation], seed(), using)
     ctx = seed()
-    recorders = [record(ShOrder), record(ShPlain)]
+    recorders = [record(ShOrder), record(ShPlain), record(ShUuid)]
     assert _outcome(REFUSED[operation], ctx, using) == expected
-    assert [recorder.calls for recorder in recorders] == [[], []]
+    assert [recorder.calls for recorder in recorders] == [[], [], []]
 
 
 def _counting(sender: Any, **kwargs: Any) -> None:
