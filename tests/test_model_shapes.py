@@ -20,7 +20,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Now
 from django.test.utils import CaptureQueriesContext
 
-from bulk_triggers import IsEqual, bypass
+from bulk_triggers import ChangesFrom, ChangesTo, Condition, IsEqual, WasEqual, bypass
 from bulk_triggers.computed import pending, read_back
 from tests.recorder import Recorder, record
 from tests.shapesapp.models import ShAccount, ShOrder, ShParcel, ShWarehouse
@@ -191,19 +191,23 @@ def test_to_field_before_change_writes_the_target_key(using: str) -> None:
     assert list(ShParcel.objects.values_list("warehouse_id", "note")) == [("W2", "moved")]
 
 
-@pytest.mark.parametrize(
-    "run",
-    [
-        lambda c: ShParcel.objects.filter(pk=c["p"].pk).update(warehouse=c["w2"]),
-        lambda c: c["w2"].parcels.add(c["p"]),
-    ],
-    ids=["update", "add"],
-)
-def test_to_field_condition_compares_the_target_key(using: str, run: Any) -> None:
-    """IsEqual on a to_field foreign key given an instance compares the key it stores."""
+TO_FIELD_CONDITIONS: dict[str, Callable[[Ctx], Condition]] = {
+    "IsEqual": lambda c: IsEqual("warehouse", c["w2"]),
+    "ChangesTo": lambda c: ChangesTo("warehouse", c["w2"]),
+    "ChangesFrom": lambda c: ChangesFrom("warehouse", c["w1"]),
+    "WasEqual": lambda c: WasEqual("warehouse", c["w1"]),
+}
+
+
+@pytest.mark.parametrize("condition", TO_FIELD_CONDITIONS)
+@pytest.mark.parametrize("operation", ["to_field-update", "to_field-add", "to_field-save"])
+def test_to_field_conditions_compare_the_target_key(
+    using: str, operation: str, condition: str
+) -> None:
+    """Conditions on a to_field foreign key given an instance compare the key it stores."""
     ctx = seed()
-    recorder = record(ShParcel, events=["update"], condition=IsEqual("warehouse", ctx["w2"]))
-    run(ctx)
+    recorder = record(ShParcel, events=["update"], condition=TO_FIELD_CONDITIONS[condition](ctx))
+    OPERATIONS[operation](ctx)
     assert recorder.column("before", "update", "warehouse_id") == ["W2"]
 
 
