@@ -17,6 +17,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import connections
 from django.db.models import F, Value
+from django.db.models.expressions import DatabaseDefault
 from django.db.models.functions import Coalesce, Now
 from django.test.utils import CaptureQueriesContext
 
@@ -282,3 +283,17 @@ def test_rows_without_primary_key_are_not_read_back(using: str) -> None:
         result = read_back(ShOrder, [row], names, using)
     assert result == [row] and result[0] is row
     assert len(queries) == 0
+
+
+def test_before_stage_sees_what_the_write_will_compute_as_django_holds_it(using: str) -> None:
+    """Before triggers get DatabaseDefault for an unset db_default and auto_now's old value."""
+    order = seed()["o"]
+    loaded_stamp = order.touched
+    recorder = record(ShOrder, stages=["before", "after"], events=["create", "update"])
+    ShOrder.objects.create(quantity=3)
+    order.save()
+    (rank,) = recorder.column("before", "create", "rank")
+    assert isinstance(rank, DatabaseDefault)
+    assert recorder.column("after", "create", "rank") == [7]
+    assert recorder.column("before", "update", "touched") == [loaded_stamp]
+    assert recorder.column("after", "update", "touched") == [order.touched] != [loaded_stamp]
