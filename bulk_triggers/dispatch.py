@@ -84,22 +84,21 @@ class Dispatch:
             RowErrors: A trigger of the stage marked rows with ``add_error()``; the
                 caller's transaction then undoes the write.
         """
+        committing = any(("commit", self.event) in t._methods for t in self.triggers)
+        # The commit stage gets the rows as written: copies taken before after triggers
+        # (or the caller, once the operation returns) can change them.
+        written_new = [clone(row) for row in new] if committing and new is not None else new
+        written_old = [clone(row) for row in old] if committing and old is not None else old
         self._run("after", new, old)
+        if not committing:
+            return
         pending = [
             (trigger, args)
             for trigger in self.triggers
             if ("commit", self.event) in trigger._methods
-            and (args := self._arguments(trigger, "commit", new, old)) is not None
+            and (args := self._arguments(trigger, "commit", written_new, written_old)) is not None
         ]
         if pending:
-            # The caller may change its instances after the operation returns (or in a
-            # savepoint that rolls back): the commit stage gets the rows as written.
-            if self.event != "delete":
-                copies = {id(row): clone(row) for row in new or ()}
-                pending = [
-                    (trigger, ([copies[id(row)] for row in args[0]], *args[1:]))
-                    for trigger, args in pending
-                ]
             transaction.on_commit(lambda: self._run_commit(pending), using=self.using)
 
     def _run(self, stage: str, new: Rows | None, old: Rows | None) -> None:

@@ -11,12 +11,14 @@ from typing import Any
 
 from django.db import models, router, transaction
 
+from bulk_triggers.computed import pending, read_back
 from bulk_triggers.dispatch import Dispatch, triggers_for
 from bulk_triggers.rows import load_one
 from bulk_triggers.snapshot import (
     Snapshot,
     attname,
     copy_back,
+    copy_value,
     stored_view,
     writable_attnames,
 )
@@ -43,12 +45,10 @@ def save_instance(
         # Read it once: a generator would be exhausted by our checks before Django's.
         update_fields = options["update_fields"] = list(update_fields)
         args, kwargs = (), options
-    if (update_fields is not None and not update_fields) or (
-        options.get("force_insert") and options.get("force_update")
-    ):
-        return save(*args, **kwargs)  # A no-op, or an error, in Django.
-    if update_fields is not None and not _known_fields(model).issuperset(update_fields):
-        return save(*args, **kwargs)  # Django names the unknown fields.
+    # Django's first step: refuse unsaved related objects, copy ids of saved ones.
+    instance._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
+    if _django_refuses(instance, options):
+        return save(*args, **kwargs)
     using = options.get("using") or router.db_for_write(model, instance=instance)
     options["using"] = using
     if _inserts(instance, options):
@@ -62,12 +62,25 @@ def save_instance(
     with transaction.atomic(using=using):
         old = load_one(model, instance.pk, using)
         if old is None:
-            if not creating or options.get("force_update"):
-                return save(**options)
+            if not creating or options.get("force_update") or update_fields is not None:
+                return save(**options)  # Django inserts, or refuses an update of no row.
             return _save_new(instance, save, options, creating)
         if not updating:
             return save(**options)
         return _save_existing(instance, old, save, options, updating)
+
+
+def _django_refuses(instance: models.Model, options: dict[str, Any]) -> bool:
+    """Return whether Django's save() raises, or does nothing, before writing a row."""
+    update_fields = options.get("update_fields")
+    if update_fields is not None and not update_fields:
+        return True  # A no-op in Django.
+    if options.get("force_insert") and (options.get("force_update") or update_fields):
+        return True
+    if update_fields is not None and not _known_fields(type(instance)).issuperset(update_fields):
+        return True  # Django names the unknown fields.
+    unset = not instance._is_pk_set()  # type: ignore[attr-defined]
+    return unset and bool(options.get("force_update") or update_fields)
 
 
 def _inserts(instance: models.Model, options: dict[str, Any]) -> bool:
@@ -87,11 +100,14 @@ def _inserts(instance: models.Model, options: dict[str, Any]) -> bool:
 def _save_new(
     instance: models.Model, save: Callable[..., Any], options: dict[str, Any], triggers: Any
 ) -> Any:
-    dispatch = Dispatch(type(instance), "create", options["using"], triggers)
-    with transaction.atomic(using=options["using"]):
+    model = type(instance)
+    using = options["using"]
+    dispatch = Dispatch(model, "create", using, triggers)
+    with transaction.atomic(using=using):
         dispatch.before([instance], None)
+        computed = pending(model, [instance])
         result = save(**options)
-        dispatch.after([instance], None)
+        dispatch.after(read_back(model, [instance], computed, using), None)
     return result
 
 
@@ -106,21 +122,15 @@ def _save_existing(
     using = options["using"]
     dispatch = Dispatch(model, "update", using, triggers)
     update_fields = options.get("update_fields")
-    deferred = instance.get_deferred_fields()
-    if deferred:
-        if update_fields is None and instance._state.db == using:
-            # Django saves only the loaded fields of a deferred instance; keep that.
-            update_fields = [name for name in writable_attnames(model) if name not in deferred]
-        for name in deferred:
-            instance.__dict__[name] = old.__dict__.get(name)
-    snapshot = None
+    update_fields = _deferred_save(instance, old, update_fields, using)
     row = instance
+    written: set[str] = set()
+    unwritten: list[str] = []
     if update_fields is not None:
         written = {attname(model, name) for name in update_fields}
         unwritten = [n for n in writable_attnames(model) if n not in written]
         row = stored_view([instance], [old], unwritten)[0]
-        if dispatch.has_before:
-            snapshot = Snapshot.take([row], unwritten)
+    snapshot = Snapshot.take([row], unwritten) if written and dispatch.has_before else None
     dispatch.before([row], [old])
     if snapshot is not None:
         changes = snapshot.changes([row])
@@ -128,9 +138,36 @@ def _save_existing(
         update_fields = [*update_fields, *sorted(changes[0])]  # type: ignore[misc]
     if update_fields is not None:
         options["update_fields"] = update_fields
+    computed = pending(model, [row])
     result = save(**options)
-    dispatch.after([row], [old])
+    if row is not instance:
+        # Django sets values while it writes (auto_now, a pk's default): show them.
+        for name in (*written, model._meta.pk.attname):
+            if name in instance.__dict__:
+                row.__dict__[name] = instance.__dict__[name]
+    dispatch.after(read_back(model, [row], computed, using), [old])
     return result
+
+
+def _deferred_save(
+    instance: models.Model, old: models.Model, update_fields: list[str] | None, using: str
+) -> list[str] | None:
+    """Return the fields Django's save() writes for an instance with deferred fields.
+
+    Django writes only the loaded fields; with none loaded it writes every field, loading
+    the deferred ones, which are then taken (copied) from the stored row just read.
+    """
+    deferred = instance.get_deferred_fields()
+    if not deferred or update_fields is not None or instance._state.db != using:
+        return update_fields
+    model = type(instance)
+    loaded = [name for name in writable_attnames(model) if name not in deferred]
+    if loaded:
+        return loaded
+    for name in writable_attnames(model):
+        if name in deferred:
+            instance.__dict__[name] = copy_value(old.__dict__.get(name))
+    return None
 
 
 def delete_instance(

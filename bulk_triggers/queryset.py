@@ -12,18 +12,29 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import connections, models, transaction
 from django.db.models import ExpressionWrapper, Value
 from django.db.models.functions import Cast
 from django.db.models.sql.where import WhereNode
+from django.utils import timezone
 
 from bulk_triggers.composition import check_composition
+from bulk_triggers.computed import generated_attnames, pending, read_back
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
-from bulk_triggers.rows import in_chunks, load_by_pk, row_builder, selection, with_annotations
+from bulk_triggers.rows import (
+    builds_plainly,
+    in_chunks,
+    load_by_pk,
+    row_builder,
+    selection,
+    with_annotations,
+)
 from bulk_triggers.snapshot import (
     Snapshot,
     copy_back,
@@ -121,8 +132,9 @@ class TriggerQuerySet(models.QuerySet[M]):
         with transaction.atomic(using=using):
             for chunk in chunks(objs):
                 dispatch.before(chunk, None)
+                computed = pending(self.model, chunk)
                 plain.bulk_create(chunk, *args, **kwargs)
-                dispatch.after(chunk, None)
+                dispatch.after(read_back(self.model, chunk, computed, using), None)
         return objs
 
     def _check_bulk_create(self, objs: Sequence[M], *args: Any, **kwargs: Any) -> None:
@@ -174,28 +186,30 @@ class TriggerQuerySet(models.QuerySet[M]):
         # One object per row, the one Django's statements would leave stored; locked in
         # primary key order, as update() and delete() do, so that concurrent writers
         # cannot deadlock on each other's chunks.
-        ordered = sorted(_written_objects(batches), key=lambda obj: obj.pk)
+        key = _pk_key(self.model)
+        ordered = sorted(_written_objects(batches, key), key=lambda obj: key(obj.pk))
         watched = [name for name in writable_attnames(self.model) if name not in written]
         updated = 0
         existing: set[Any] = set()
         with transaction.atomic(using=using):
             for unique in chunks(ordered):
-                stored = load_by_pk(self.model, [obj.pk for obj in unique], using)
+                stored = load_by_pk(self.model, [key(obj.pk) for obj in unique], using)
                 existing.update(stored)
-                callers: list[M] = [obj for obj in unique if obj.pk in stored]
-                old = [stored[obj.pk] for obj in callers]
+                callers: list[M] = [obj for obj in unique if key(obj.pk) in stored]
+                old = [stored[key(obj.pk)] for obj in callers]
                 new = stored_view(callers, old, watched)
                 snapshot = Snapshot.take(new, watched) if dispatch.has_before else None
                 dispatch.before(new, old)
                 changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
                 copy_back(callers, new, changes, list(written))
+                computed = pending(self.model, new)
                 for extra, group in _group_by_changes(unique, callers, changes):
                     updated += plain.bulk_update(group, [*fields, *sorted(extra)], batch_size)
-                dispatch.after(new, old)
+                dispatch.after(read_back(self.model, new, computed, using), old)
         if len(ordered) == len(objs):
             return updated
         # Duplicates: count as Django does, each batch the distinct rows it matched.
-        return sum(len({obj.pk for obj in batch} & existing) for batch in batches)
+        return sum(len({key(obj.pk) for obj in batch} & existing) for batch in batches)
 
     def _django_batches(
         self, objs: Sequence[M], fields: Sequence[str], batch_size: int | None, using: str
@@ -222,7 +236,7 @@ class TriggerQuerySet(models.QuerySet[M]):
             raise ValueError("bulk_update() can only be used with concrete fields.")
         if any(getattr(f, "primary_key", False) for f in resolved):
             raise ValueError("bulk_update() cannot be used with primary key fields.")
-        _check_instances(self.model, objs, "bulk_update")
+        _check_instances(self.model, objs, "bulk_update", resolved)
         return {f.attname for f in resolved}  # type: ignore[union-attr]
 
     def update(self, **kwargs: Any) -> int:
@@ -241,7 +255,7 @@ class TriggerQuerySet(models.QuerySet[M]):
                 dispatch.before(new, old)
                 changes = planned.changes(new) if dispatch.has_before else [frozenset()] * len(new)
                 updated += plan.write(target, new, old, changes)
-                dispatch.after(new, old)
+                dispatch.after(plan.stored(new, using), old)
         self._result_cache = None
         return updated
 
@@ -285,23 +299,46 @@ class TriggerQuerySet(models.QuerySet[M]):
     update.alters_data = True  # type: ignore[attr-defined]
 
 
-def _written_objects(batches: Sequence[Sequence[M]]) -> list[M]:
+def _pk_key(model: type[models.Model]) -> Callable[[Any], Any]:
+    """Return the function telling rows apart by primary key as the database does ("2" is 2).
+
+    Preparing the value first raises what Django's own bulk_update() raises for a key of
+    the wrong type ("abc" for an integer key), before any trigger runs.
+    """
+    field = model._meta.pk
+
+    def key(pk: Any) -> Any:
+        return field.to_python(field.get_prep_value(pk))
+
+    return key
+
+
+def _written_objects(batches: Sequence[Sequence[M]], key: Callable[[Any], Any]) -> list[M]:
     """Return, per row, the object whose values Django's bulk_update() leaves stored.
 
     Within one batch the first object of a row wins (CASE WHEN takes the first match);
-    a later batch's UPDATE overwrites an earlier one's.
+    a later batch's UPDATE overwrites an earlier one's. Rows are told apart by ``key``
+    of their primary key, the value the database compares.
     """
     winners: dict[Any, M] = {}
     for batch in batches:
         seen: set[Any] = set()
         for obj in batch:
-            if obj.pk not in seen:
-                seen.add(obj.pk)
-                winners[obj.pk] = obj
+            pk = key(obj.pk)
+            if pk not in seen:
+                seen.add(pk)
+                winners[pk] = obj
     return list(winners.values())
 
 
-def _check_instances(model: type[models.Model], objs: Sequence[Any], operation: str) -> None:
+def _check_instances(
+    model: type[models.Model], objs: Sequence[Any], operation: str, fields: Any = None
+) -> None:
+    """Refuse objects of another model, then prepare related ids as Django's ``operation`` does.
+
+    Django refuses unsaved related objects (``ValueError``) and copies the ids of related
+    objects saved after they were assigned; both must happen before any trigger runs.
+    """
     concrete = model._meta.concrete_model
     for obj in objs:
         if not isinstance(obj, models.Model) or obj._meta.concrete_model is not concrete:
@@ -310,6 +347,8 @@ def _check_instances(model: type[models.Model], objs: Sequence[Any], operation: 
                 f"{type(obj).__qualname__}; every object must be a {model.__qualname__}, "
                 "because the triggers of one model receive them."
             )
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name=operation, fields=fields)
 
 
 def _update_target(queryset: models.QuerySet[Any], using: str) -> models.QuerySet[Any]:
@@ -400,6 +439,7 @@ class _UpdatePlan:
         width = len(self.attnames)
         computed = [(index, width + n) for n, index in enumerate(self.computed)]
         build = row_builder(self.model, using, self.attnames)
+        plain = builds_plainly(self.model)
         mutable = mutable_indexes(self.model, self.attnames, rows[0]) if rows else []
         new, old, planned = [], [], []
         for row in rows:
@@ -415,8 +455,31 @@ class _UpdatePlan:
             for index in mutable:
                 values[index] = copy_value(values[index])
             old.append(build(stored))
-            new.append(build(values))
+            new.append(self._new_row(build, stored, values, plain))
         return new, old, Snapshot(self.attnames, planned)
+
+    def _new_row(
+        self,
+        build: Callable[[Sequence[Any]], models.Model],
+        stored: Sequence[Any],
+        values: list[Any],
+        plain: bool,
+    ) -> models.Model:
+        """Build ``new`` as the row loaded, then given the values the update writes.
+
+        A model overriding ``__init__`` or ``from_db()`` thus sees the stored row, as when
+        an instance is loaded and then assigned to.
+        """
+        if plain:
+            return build(values)
+        row = build(stored)
+        row.__dict__.update(zip(self.attnames, values, strict=True))
+        return row
+
+    def stored(self, new: list[models.Model], using: str) -> list[models.Model]:
+        """Return ``new`` with what the database computed on write (generated columns)."""
+        generated = generated_attnames(self.model)
+        return read_back(self.model, new, generated, using, own=True) if generated else new
 
     def write(
         self,
@@ -460,6 +523,7 @@ _INTEGER = frozenset(
     }
 )
 _NUMERIC = _INTEGER | {"DecimalField", "FloatField"}
+_TEMPORAL = frozenset({"DateTimeField", "DateField", "TimeField"})
 
 
 def _quantizer(field: Any) -> Callable[[Any], Any]:
@@ -497,12 +561,32 @@ def _as_stored(field: Any, value: Any, vendor: str) -> Any:
         return _AsColumn(value, output_field=field) if expression else None
     if kind in _NUMERIC:
         return Cast(value if expression else Value(value, output_field=field), output_field=field)
-    return value if expression else None
+    if not expression:
+        return None
+    if vendor == "mysql" and kind in _TEMPORAL:
+        # MariaDB types COALESCE(column, literal) and the like as text, which the
+        # backend's datetime converters cannot read: CAST gives the column's type.
+        return Cast(value, output_field=field)
+    return _AsColumn(value, output_field=field)
 
 
 def _to_python(field: Any, value: Any) -> Any:
+    """Return the value ``update(field=value)`` stores, as reading the column gives it back.
+
+    A model instance is stored as the key its relation points at (``to_field``), and a
+    naive datetime, with time zones on, as Django makes it aware when it writes it.
+    """
     if isinstance(value, models.Model):
-        return value.pk
+        target = getattr(field, "target_field", None)
+        return value.pk if target is None else getattr(value, target.attname)
     if value is None:
         return None
-    return field.to_python(value)
+    value = field.to_python(value)
+    if (
+        settings.USE_TZ
+        and isinstance(value, datetime)
+        and field.get_internal_type() == "DateTimeField"
+        and timezone.is_naive(value)
+    ):
+        return timezone.make_aware(value, timezone.get_default_timezone())
+    return value

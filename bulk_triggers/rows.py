@@ -174,10 +174,11 @@ def row_builder(
 
     ``attnames`` are all the model's concrete attnames, in field order. Where nothing can
     observe the difference (no ``pre_init``/``post_init`` receiver, plain field
-    descriptors) the values go straight into the instance ``__dict__``, which is several
-    times faster than ``Model.from_db``; otherwise ``from_db`` is used.
+    descriptors, neither ``__init__`` nor ``from_db()`` overridden) the values go straight
+    into the instance ``__dict__``, which is several times faster than ``Model.from_db``;
+    otherwise ``from_db`` is used.
     """
-    if pre_init.has_listeners(model) or post_init.has_listeners(model) or not _plain(model):
+    if not builds_plainly(model):
         from_db = model.from_db
         field_names = list(attnames)
         return lambda values: from_db(using, field_names, values)
@@ -197,19 +198,35 @@ def row_builder(
     return build
 
 
+def builds_plainly(model: type[models.Model]) -> bool:
+    """Return whether :func:`row_builder` may fill instances without ``from_db()``."""
+    return not (pre_init.has_listeners(model) or post_init.has_listeners(model)) and _plain(model)
+
+
 _plain_cache: dict[type[models.Model], bool] = {}
+_MODEL_FROM_DB: Any = models.Model.from_db.__func__  # type: ignore[attr-defined]
 
 
 def _plain(model: type[models.Model]) -> bool:
-    """Return whether every concrete field's descriptor stores values as they are."""
+    """Return whether the model builds instances as Django's own ``Model`` does.
+
+    That is: every concrete field's descriptor stores values as they are, and the model
+    overrides neither ``__init__`` nor ``from_db()`` (which may set attributes of their own).
+    """
     try:
         return _plain_cache[model]
     except KeyError:
         pass
-    plain = all(
-        type(getattr_static(model, field.attname, None))
-        in (DeferredAttribute, ForeignKeyDeferredAttribute)
-        for field in model._meta.concrete_fields
+    own_init = model.__init__ is not models.Model.__init__
+    own_from_db = getattr(model.from_db, "__func__", None) is not _MODEL_FROM_DB
+    plain = (
+        not own_init
+        and not own_from_db
+        and all(
+            type(getattr_static(model, field.attname, None))
+            in (DeferredAttribute, ForeignKeyDeferredAttribute)
+            for field in model._meta.concrete_fields
+        )
     )
     _plain_cache[model] = plain
     return plain

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "tests.defsapp_base",
     "tests.condsapp",
     "tests.errorsapp",
+    "tests.shapesapp",
     "shop",
 ]
 

@@ -81,7 +81,7 @@ def stamp(rows: list[Account]) -> None:
 
 
 def origin(row: Account) -> int | None:
-    """Return the operation that stamped ``row`` in its after stage, if any."""
+    """Return the operation that stamped ``row`` in its before stage, if any."""
     return getattr(row, "_property_operation", None)
 
 
@@ -103,13 +103,13 @@ def _triggers() -> Iterator[None]:
     with registry.isolated():
 
         class RecordCommitted(Trigger[Account]):
-            def on_after_create(self, new: list[Account]) -> None:
+            def on_before_create(self, new: list[Account]) -> None:
                 stamp(new)
 
-            def on_after_update(self, new: list[Account], old: list[Account]) -> None:
+            def on_before_update(self, new: list[Account], old: list[Account]) -> None:
                 stamp(new)
 
-            def on_after_delete(self, old: list[Account]) -> None:
+            def on_before_delete(self, old: list[Account]) -> None:
                 stamp(old)
 
             def on_commit_create(self, new: list[Account]) -> None:
@@ -133,7 +133,7 @@ def _triggers() -> Iterator[None]:
                 RECORDING.changes.extend(("delete", origin(row), row.pk) for row in old)
 
         class Faulty(Trigger[Account]):
-            order = 1  # after the recorder, so a fault in the after stage follows its stamp
+            order = 1  # after the recorder, so a fault in the before stage follows its stamp
 
             def on_before_create(self, new: list[Account]) -> None:
                 maybe_fail("before")
