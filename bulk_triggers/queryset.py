@@ -22,7 +22,15 @@ from django.db.models.sql.where import WhereNode
 
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
-from bulk_triggers.rows import in_chunks, load_by_pk, row_builder, selection, with_annotations
+from bulk_triggers.rows import (
+    filters_on_window,
+    in_chunks,
+    load_by_pk,
+    row_builder,
+    selection,
+    with_annotations,
+    writes_key,
+)
 from bulk_triggers.snapshot import (
     Snapshot,
     copy_back,
@@ -169,7 +177,10 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         existing: set[Any] = set()
         with transaction.atomic(using=using):
             for unique in chunks(ordered):
-                stored = load_by_pk(self.model, [obj.pk for obj in unique], using)
+                keys = [obj.pk for obj in unique]
+                stored = load_by_pk(
+                    self.model, keys, using, no_key=not writes_key(self.model, written)
+                )
                 existing.update(stored)
                 callers: list[M] = [obj for obj in unique if obj.pk in stored]
                 old = [stored[obj.pk] for obj in callers]
@@ -223,13 +234,21 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         target = _update_target(self, using)
         updated = 0
         _refuse_as_django_would(models.QuerySet.update, self, **kwargs)
+        if filters_on_window(self):
+            _refuse_as_django_would_here(super().update, using, **kwargs)
         with transaction.atomic(using=using):
             plan = _UpdatePlan(self.model, kwargs, connections[using].vendor)
-            for rows in in_chunks(plan.select(selection(self, using))):
+            moves = writes_key(self.model, plan.written)
+            moved: set[Any] = set()  # Where rows went: later chunks must not see them again.
+            rows_in = plan.select(selection(self, using))
+            for rows in in_chunks(rows_in, no_key=not moves, pin=_moves_pk(plan), skip=moved):
                 new, old, planned = plan.instances(rows, using)
                 dispatch.before(new, old)
                 changes = planned.changes(new) if dispatch.has_before else [frozenset()] * len(new)
                 updated += plan.write(target, new, old, changes)
+                moved.update(
+                    row.pk for row, stored in zip(new, old, strict=True) if row.pk != stored.pk
+                )
                 dispatch.after(new, old)
         self._result_cache = None
         return updated
@@ -243,6 +262,8 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         plain: models.QuerySet[M] = models.QuerySet(model=self.model, using=using)
         total, per_model = 0, Counter[str]()
         self._check_delete()
+        if filters_on_window(self):
+            _refuse_as_django_would_here(super().delete, using)
         with transaction.atomic(using=using):
             attnames = [f.attname for f in self.model._meta.concrete_fields]
             build = row_builder(self.model, using, attnames)
@@ -327,6 +348,30 @@ def _refuse_as_django_would(method: Any, queryset: models.QuerySet[Any], **kwarg
     version, before any trigger runs.
     """
     return method(queryset.none(), **kwargs)
+
+
+def _refuse_as_django_would_here(method: Callable[..., Any], using: str, **kwargs: Any) -> None:
+    """Run Django's own ``method`` in a savepoint that is always rolled back.
+
+    For what only the database refuses (a window function in the filter of an UPDATE or
+    DELETE): the refusal is then Django's own exception, raised before any trigger, and
+    on a database that accepted it nothing would have been written.
+    """
+    try:
+        with transaction.atomic(using=using):
+            method(**kwargs)
+            raise _Accepted
+    except _Accepted:
+        pass
+
+
+class _Accepted(Exception):
+    """Rolls back :func:`_refuse_as_django_would_here`'s savepoint after a success."""
+
+
+def _moves_pk(plan: _UpdatePlan) -> bool:
+    """Return whether ``update()`` writes a primary key column (its keys are then pinned)."""
+    return not {f.attname for f in plan.model._meta.pk_fields}.isdisjoint(plan.written)
 
 
 def _group_by_changes(
