@@ -11,6 +11,7 @@ from django.db import connections, models
 from django.db.models.base import ModelState
 from django.db.models.expressions import Col
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 from django.db.models.sql.query import Query
@@ -52,7 +53,10 @@ def key_attnames(model: type[models.Model]) -> frozenset[str]:
         pass
     opts = model._meta
     names = {field.attname for field in opts.pk_fields}
-    for relation in opts.related_objects:
+    # Hidden relations too (related_name="+"): their foreign keys check the key all the same.
+    for relation in opts.get_fields(include_hidden=True):
+        if not isinstance(relation, ForeignObjectRel):
+            continue
         targets = getattr(relation.field, "foreign_related_fields", ())
         names.update(target.attname for target in targets if target.model is model)
     _key_cache[model] = frozen = frozenset(names)
