@@ -195,6 +195,7 @@ def test_batch_size_splits_statements_not_trigger_calls(
 NON_INTEGER_KEYS: dict[str, tuple[type[Any], Callable[[int], Any]]] = {
     "uuid": (UuidThing, lambda n: UuidThing(label=f"l{n}")),
     "mixed_case_code": (CodeThing, lambda n: CodeThing(code=f"{'aB'[n % 2]}{n:03}", label="")),
+    "composite": (KeysMember, lambda n: KeysMember(tenant=n % 3, number=n // 3, name=f"m{n}")),
 }
 
 
@@ -203,7 +204,7 @@ NON_INTEGER_KEYS: dict[str, tuple[type[Any], Callable[[int], Any]]] = {
 def test_chunks_over_non_integer_keys_see_every_row_once(
     using: str, chunked: None, keys: str, operation: str
 ) -> None:
-    """Keyset chunks over UUID and mixed-case char keys visit each row exactly once."""
+    """Keyset chunks over UUID, mixed-case char and composite keys visit each row once."""
     model, make = NON_INTEGER_KEYS[keys]
     with bypass():
         model.objects.bulk_create(make(n) for n in range(ROWS))

@@ -24,6 +24,7 @@ class KeysMember(TriggerModelMixin):
     name = models.CharField(max_length=50)
     amount = models.IntegerField(default=0)
     note = models.CharField(max_length=100, blank=True, default="")
+    label = models.CharField(max_length=20, blank=True, default="")
 
     class Meta:
         ordering = ["name"]
