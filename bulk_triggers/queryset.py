@@ -10,7 +10,7 @@ dispatch twice), and runs the after stage.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -30,6 +30,7 @@ from bulk_triggers.rows import (
     selection,
     with_annotations,
     writes_key,
+    writes_pk,
 )
 from bulk_triggers.snapshot import (
     Snapshot,
@@ -238,17 +239,13 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
             _refuse_as_django_would_here(super().update, using, **kwargs)
         with transaction.atomic(using=using):
             plan = _UpdatePlan(self.model, kwargs, connections[using].vendor)
-            moves = writes_key(self.model, plan.written)
             moved: set[Any] = set()  # Where rows went: later chunks must not see them again.
-            rows_in = plan.select(selection(self, using))
-            for rows in in_chunks(rows_in, no_key=not moves, pin=_moves_pk(plan), skip=moved):
+            for rows in _update_chunks(self, plan, using, moved):
                 new, old, planned = plan.instances(rows, using)
                 dispatch.before(new, old)
                 changes = planned.changes(new) if dispatch.has_before else [frozenset()] * len(new)
                 updated += plan.write(target, new, old, changes)
-                moved.update(
-                    row.pk for row, stored in zip(new, old, strict=True) if row.pk != stored.pk
-                )
+                moved.update(row.pk for row, was in zip(new, old, strict=True) if row.pk != was.pk)
                 dispatch.after(new, old)
         self._result_cache = None
         return updated
@@ -350,6 +347,24 @@ def _refuse_as_django_would(method: Any, queryset: models.QuerySet[Any], **kwarg
     return method(queryset.none(), **kwargs)
 
 
+def _update_chunks(
+    queryset: models.QuerySet[Any], plan: _UpdatePlan, using: str, moved: set[Any]
+) -> Iterator[Sequence[Any]]:
+    """Yield ``update()``'s rows a chunk at a time, locked as the write needs.
+
+    ``FOR NO KEY UPDATE`` unless a referenced key is written; the keys are pinned before
+    the first write when the update moves primary keys; rows moved to a key in ``moved``
+    (by the update or by a before trigger) are not visited again.
+    """
+    model, written = queryset.model, plan.written
+    return in_chunks(
+        plan.select(selection(queryset, using)),
+        no_key=not writes_key(model, written),
+        pin=writes_pk(model, written),
+        skip=moved,
+    )
+
+
 def _refuse_as_django_would_here(method: Callable[..., Any], using: str, **kwargs: Any) -> None:
     """Run Django's own ``method`` in a savepoint that is always rolled back.
 
@@ -367,11 +382,6 @@ def _refuse_as_django_would_here(method: Callable[..., Any], using: str, **kwarg
 
 class _Accepted(Exception):
     """Rolls back :func:`_refuse_as_django_would_here`'s savepoint after a success."""
-
-
-def _moves_pk(plan: _UpdatePlan) -> bool:
-    """Return whether ``update()`` writes a primary key column (its keys are then pinned)."""
-    return not {f.attname for f in plan.model._meta.pk_fields}.isdisjoint(plan.written)
 
 
 def _group_by_changes(

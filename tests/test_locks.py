@@ -20,7 +20,13 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from bulk_triggers import Trigger, bypass
-from tests.keysapp.models import KeysEntry, KeysMember, KeysParcel, KeysWarehouse
+from tests.keysapp.models import (
+    KeysEntry,
+    KeysMember,
+    KeysParcel,
+    KeysWarehouse,
+    KeysWarehouseProxy,
+)
 from tests.routers import routed_to
 from tests.testapp.models import Account
 
@@ -197,6 +203,7 @@ def test_postgresql_lock_strength_follows_the_write(using: str, operation: Any, 
     [
         (lambda: KeysWarehouse.objects.update(name="n"), "FOR NO KEY UPDATE"),
         (lambda: KeysWarehouse.objects.update(code="z"), "FOR UPDATE"),
+        (lambda: KeysWarehouseProxy.objects.update(code="z"), "FOR UPDATE"),
         (
             lambda: KeysWarehouse.objects.bulk_update(
                 [KeysWarehouse(pk=w.pk, code="z") for w in KeysWarehouse.objects.all()], ["code"]
@@ -206,7 +213,14 @@ def test_postgresql_lock_strength_follows_the_write(using: str, operation: Any, 
         (lambda: KeysWarehouse.objects.get().save(update_fields=["name"]), "FOR NO KEY UPDATE"),
         (lambda: KeysWarehouse.objects.get().save(), "FOR UPDATE"),
     ],
-    ids=["update", "update_to_field", "bulk_update_to_field", "save_other_field", "save_all"],
+    ids=[
+        "update",
+        "update_to_field",
+        "proxy_update_to_field",
+        "bulk_update_to_field",
+        "save_other_field",
+        "save_all",
+    ],
 )
 def test_postgresql_to_field_target_is_a_key(using: str, operation: Any, lock: str) -> None:
     """Writing a column another model's to_field foreign key references is a key change."""

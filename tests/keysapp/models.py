@@ -43,3 +43,10 @@ class KeysParcel(models.Model):
     warehouse = models.ForeignKey(
         KeysWarehouse, to_field="code", on_delete=models.CASCADE, related_name="+"
     )
+
+
+class KeysWarehouseProxy(KeysWarehouse):
+    """Updates through a proxy change the concrete model's referenced key just the same."""
+
+    class Meta:
+        proxy = True
