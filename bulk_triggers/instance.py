@@ -13,7 +13,7 @@ from django.db import models, router, transaction
 
 from bulk_triggers.computed import pending, read_back
 from bulk_triggers.dispatch import Dispatch, triggers_for
-from bulk_triggers.rows import load_one
+from bulk_triggers.rows import load_one, writes_key
 from bulk_triggers.snapshot import (
     Snapshot,
     attname,
@@ -59,8 +59,9 @@ def save_instance(
         # Loaded rows are updated, as Django assumes; only a new instance with an explicit
         # primary key needs the lookup to know whether Django will insert it.
         return save(**options)
+    written = None if update_fields is None else [attname(model, n) for n in update_fields]
     with transaction.atomic(using=using):
-        old = load_one(model, instance.pk, using)
+        old = load_one(model, instance.pk, using, no_key=not writes_key(model, written))
         if old is None:
             if not creating or options.get("force_update") or update_fields is not None:
                 return save(**options)  # Django inserts, or refuses an update of no row.

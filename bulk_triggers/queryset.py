@@ -10,7 +10,7 @@ dispatch twice), and runs the after stage.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
@@ -29,11 +29,14 @@ from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
 from bulk_triggers.rows import (
     builds_plainly,
+    filters_on_window,
     in_chunks,
     load_by_pk,
     row_builder,
     selection,
     with_annotations,
+    writes_key,
+    writes_pk,
 )
 from bulk_triggers.snapshot import (
     Snapshot,
@@ -193,7 +196,12 @@ class TriggerQuerySet(models.QuerySet[M]):
         existing: set[Any] = set()
         with transaction.atomic(using=using):
             for unique in chunks(ordered):
-                stored = load_by_pk(self.model, [key(obj.pk) for obj in unique], using)
+                stored = load_by_pk(
+                    self.model,
+                    [key(obj.pk) for obj in unique],
+                    using,
+                    no_key=not writes_key(self.model, written),
+                )
                 existing.update(stored)
                 callers: list[M] = [obj for obj in unique if key(obj.pk) in stored]
                 old = [stored[key(obj.pk)] for obj in callers]
@@ -248,13 +256,17 @@ class TriggerQuerySet(models.QuerySet[M]):
         target = _update_target(self, using)
         updated = 0
         _refuse_as_django_would(models.QuerySet.update, self, **kwargs)
+        if filters_on_window(self):
+            _refuse_as_django_would_here(super().update, using, **kwargs)
         with transaction.atomic(using=using):
             plan = _UpdatePlan(self.model, kwargs, connections[using].vendor)
-            for rows in in_chunks(plan.select(selection(self, using))):
+            moved: set[Any] = set()  # Where rows went: later chunks must not see them again.
+            for rows in _update_chunks(self, plan, using, moved):
                 new, old, planned = plan.instances(rows, using)
                 dispatch.before(new, old)
                 changes = planned.changes(new) if dispatch.has_before else [frozenset()] * len(new)
                 updated += plan.write(target, new, old, changes)
+                moved.update(row.pk for row, was in zip(new, old, strict=True) if row.pk != was.pk)
                 dispatch.after(plan.stored(new, using), old)
         self._result_cache = None
         return updated
@@ -268,6 +280,8 @@ class TriggerQuerySet(models.QuerySet[M]):
         plain: models.QuerySet[M] = models.QuerySet(model=self.model, using=using)
         total, per_model = 0, Counter[str]()
         self._check_delete()
+        if filters_on_window(self):
+            _refuse_as_django_would_here(super().delete, using)
         with transaction.atomic(using=using):
             attnames = [f.attname for f in self.model._meta.concrete_fields]
             build = row_builder(self.model, using, attnames)
@@ -377,6 +391,43 @@ def _refuse_as_django_would(method: Any, queryset: models.QuerySet[Any], **kwarg
     version, before any trigger runs.
     """
     return method(queryset.none(), **kwargs)
+
+
+def _update_chunks(
+    queryset: models.QuerySet[Any], plan: _UpdatePlan, using: str, moved: set[Any]
+) -> Iterator[Sequence[Any]]:
+    """Yield ``update()``'s rows a chunk at a time, locked as the write needs.
+
+    ``FOR NO KEY UPDATE`` unless a referenced key is written; the keys are pinned before
+    the first write when the update moves primary keys; rows moved to a key in ``moved``
+    (by the update or by a before trigger) are not visited again.
+    """
+    model, written = queryset.model, plan.written
+    return in_chunks(
+        plan.select(selection(queryset, using)),
+        no_key=not writes_key(model, written),
+        pin=writes_pk(model, written),
+        skip=moved,
+    )
+
+
+def _refuse_as_django_would_here(method: Callable[..., Any], using: str, **kwargs: Any) -> None:
+    """Run Django's own ``method`` in a savepoint that is always rolled back.
+
+    For what only the database refuses (a window function in the filter of an UPDATE or
+    DELETE): the refusal is then Django's own exception, raised before any trigger, and
+    on a database that accepted it nothing would have been written.
+    """
+    try:
+        with transaction.atomic(using=using):
+            method(**kwargs)
+            raise _Accepted
+    except _Accepted:
+        pass
+
+
+class _Accepted(Exception):
+    """Rolls back :func:`_refuse_as_django_would_here`'s savepoint after a success."""
 
 
 def _group_by_changes(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from inspect import getattr_static
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from django.db import connections, models
@@ -15,67 +15,86 @@ from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 from django.db.models.sql.query import Query
 
-from bulk_triggers import conf
+from bulk_triggers.keyset import (
+    filters_on_window,
+    in_chunks,
+    locked,
+    pk_order,
+    reads_beyond_row,
+    writes_key,
+    writes_pk,
+)
+
+__all__ = [
+    "filters_on_window",
+    "in_chunks",
+    "load_by_pk",
+    "load_one",
+    "locked",
+    "reads_beyond_row",
+    "row_builder",
+    "selection",
+    "with_annotations",
+    "writes_key",
+    "writes_pk",
+]
 
 QS = TypeVar("QS", bound=models.QuerySet[Any])
 
 
-def locked(queryset: QS, *, only_self: bool = False) -> QS:
-    """Return ``queryset`` with ``SELECT … FOR UPDATE`` where the backend supports it.
-
-    With ``only_self``, lock only the model's own table when the backend can say so
-    (``FOR UPDATE OF``), so that joins in a filter do not lock related rows.
-    """
-    features = connections[queryset.db].features
-    if not features.has_select_for_update:
-        return queryset
-    if only_self and features.has_select_for_update_of:
-        return cast(QS, queryset.select_for_update(of=("self",)))
-    return cast(QS, queryset.select_for_update())
-
-
 def load_by_pk(
-    model: type[models.Model], pks: Iterable[Any], using: str
+    model: type[models.Model], pks: Iterable[Any], using: str, *, no_key: bool = False
 ) -> dict[Any, models.Model]:
     """Return the stored rows with the given primary keys, locked in key order, in one query.
 
     Reads through the model's base manager on ``using``, so that neither a default
-    manager's filters nor the database router hide or redirect rows.
+    manager's filters nor the database router hide or redirect rows. ``no_key`` is
+    :func:`locked`'s: pass it when the caller's write changes no referenced key.
     """
     queryset = model._base_manager.db_manager(using).filter(pk__in=list(pks))
     # Primary key order makes InnoDB range-scan just these keys and lock them in the
     # same order as every other writer, instead of scanning (and waiting on) other rows.
-    return {row.pk: row for row in locked(queryset.order_by("pk"))}
+    ordered = queryset.order_by(*pk_order(model))
+    return {row.pk: row for row in locked(ordered, no_key=no_key)}
 
 
 # Per connection object (one per thread and alias): compiled statements and converters
-# hold on to the connection they were made for.
-_one_row: WeakKeyDictionary[Any, dict[type[models.Model], tuple[str, Any, Any, int]]] = (
-    WeakKeyDictionary()
-)
+# hold on to the connection they were made for. Keyed by model and lock strength.
+_one_row: WeakKeyDictionary[
+    Any, dict[tuple[type[models.Model], bool], tuple[str, Any, Any, int]]
+] = WeakKeyDictionary()
 
 
-def load_one(model: type[models.Model], pk: Any, using: str) -> models.Model | None:
+def load_one(
+    model: type[models.Model], pk: Any, using: str, *, no_key: bool = False
+) -> models.Model | None:
     """Return the stored row with primary key ``pk``, locked, or None: one query.
 
     What :func:`load_by_pk` does for one row, without building and compiling a
     queryset each time (a ``save()`` pays this on every call): the statement is compiled
-    once per model and database, then executed with the key as its only parameter.
+    once per model, lock strength and database, then executed with the key as its only
+    parameter (a composite key, with its columns as parameters).
     """
     connection = connections[using]
     compiled = _one_row.setdefault(connection, {})
-    if model not in compiled:
-        queryset = locked(model._base_manager.db_manager(using).filter(pk=pk).order_by())
-        compiler = queryset.query.get_compiler(using)
+    width_of_key = len(model._meta.pk_fields)
+    if (model, no_key) not in compiled:
+        queryset = model._base_manager.db_manager(using).filter(pk=pk).order_by()
+        compiler = locked(queryset, no_key=no_key).query.get_compiler(using)
         sql, params = compiler.as_sql()
-        if len(params) != 1 or compiler.col_count != len(model._meta.concrete_fields):
-            return load_by_pk(model, [pk], using).get(pk)  # An unusual shape: the long way.
+        if len(params) != width_of_key or compiler.col_count != len(model._meta.concrete_fields):
+            return load_by_pk(model, [pk], using, no_key=no_key).get(pk)  # The long way.
         fields = [column[0] for column in compiler.select[: compiler.col_count]]
-        compiled[model] = (sql, compiler, compiler.get_converters(fields), compiler.col_count)
-    sql, compiler, converters, width = compiled[model]
-    value = model._meta.pk.get_db_prep_value(pk, connection, prepared=False)
+        converters = compiler.get_converters(fields)
+        compiled[(model, no_key)] = (sql, compiler, converters, compiler.col_count)
+    sql, compiler, converters, width = compiled[(model, no_key)]
+    parts = pk if width_of_key > 1 else (pk,)
+    values = [
+        field.get_db_prep_value(part, connection, prepared=False)
+        for field, part in zip(model._meta.pk_fields, parts, strict=True)
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value])
+        cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -129,42 +148,6 @@ def with_annotations(queryset: QS, source: Query) -> QS:
         if all(column.alias == base for column in columns):
             queryset.query.add_annotation(annotation, name)
     return queryset
-
-
-def in_chunks(queryset: models.QuerySet[Any], size: int | None = None) -> Iterator[Sequence[Any]]:
-    """Yield the rows of ``queryset`` in primary key order, ``CHUNK_SIZE`` at a time.
-
-    Each chunk is one locked query that continues after the last key of the previous
-    chunk, so memory is bounded by the chunk and rows changed or deleted by earlier
-    chunks are neither skipped nor seen twice.
-    """
-    size = size or conf.get("CHUNK_SIZE")
-    queryset = locked(queryset.order_by("pk"), only_self=True)
-    last: Any = None
-    pk_index = _pk_index(queryset)
-    while True:
-        page = queryset if last is None else queryset.filter(pk__gt=last)
-        # One row more than the chunk says whether another query is needed, so an
-        # operation on exactly CHUNK_SIZE rows does not end with an empty SELECT.
-        rows = list(page[: size + 1])
-        chunk = rows[:size]
-        if chunk:
-            yield chunk
-        if len(rows) <= size:
-            return
-        last = chunk[-1][pk_index] if pk_index is not None else chunk[-1].pk
-
-
-def _pk_index(queryset: models.QuerySet[Any]) -> int | None:
-    """Return where the primary key sits in a ``values_list`` row, or None for instances."""
-    fields = queryset._fields  # type: ignore[attr-defined]
-    if fields is None:
-        return None
-    pk = queryset.model._meta.pk
-    for index, name in enumerate(fields):
-        if name in ("pk", pk.name, pk.attname):
-            return index
-    raise ValueError("in_chunks() needs the primary key among the selected values.")
 
 
 def row_builder(

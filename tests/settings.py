@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "tests.condsapp",
     "tests.errorsapp",
     "tests.shapesapp",
+    "tests.keysapp",
     "shop",
 ]
 

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connections
-from django.db.models import F
+from django.db import connections, models, transaction
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Concat, RowNumber
 from django.test.utils import CaptureQueriesContext
 
 from bulk_triggers import bypass
+from tests.keysapp.models import KeysMember
 from tests.recorder import record
-from tests.testapp.models import CodeThing, Customer, Item, UuidThing
+from tests.testapp.models import Account, CodeThing, Customer, Item, UuidThing
 
 ROWS = 230
 CHUNK = 50
@@ -181,6 +195,7 @@ def test_batch_size_splits_statements_not_trigger_calls(
 NON_INTEGER_KEYS: dict[str, tuple[type[Any], Callable[[int], Any]]] = {
     "uuid": (UuidThing, lambda n: UuidThing(label=f"l{n}")),
     "mixed_case_code": (CodeThing, lambda n: CodeThing(code=f"{'aB'[n % 2]}{n:03}", label="")),
+    "composite": (KeysMember, lambda n: KeysMember(tenant=n % 3, number=n // 3, name=f"m{n}")),
 }
 
 
@@ -189,7 +204,7 @@ NON_INTEGER_KEYS: dict[str, tuple[type[Any], Callable[[int], Any]]] = {
 def test_chunks_over_non_integer_keys_see_every_row_once(
     using: str, chunked: None, keys: str, operation: str
 ) -> None:
-    """Keyset chunks over UUID and mixed-case char keys visit each row exactly once."""
+    """Keyset chunks over UUID, mixed-case char and composite keys visit each row once."""
     model, make = NON_INTEGER_KEYS[keys]
     with bypass():
         model.objects.bulk_create(make(n) for n in range(ROWS))
@@ -218,3 +233,154 @@ def test_chunked_cascading_delete_returns_djangos_counts(using: str, chunked: No
     )
     assert [len(call.old or []) for call in rec.calls] == [50, 50, 20]
     assert not Item.objects.exists()
+
+
+def _outcome(using: str, run: Callable[[], Any]) -> tuple[Any, list[tuple[Any, ...]]]:
+    """Return what ``run`` gives (or the exception it raises, as type and text) and leaves."""
+    try:
+        with transaction.atomic(using=using):
+            outcome: Any = run()
+    except Exception as exc:
+        outcome = (type(exc), str(exc))
+    return outcome, _table(_model_of(run))
+
+
+def _as_django(using: str, run: Callable[[], Any]) -> tuple[Any, list[tuple[Any, ...]]]:
+    """Return :func:`_outcome` with triggers bypassed, then roll the operation back."""
+    with transaction.atomic(using=using), bypass():
+        django = _outcome(using, run)
+        transaction.set_rollback(True, using=using)
+    return django
+
+
+def _model_of(run: Callable[[], Any]) -> type[models.Model]:
+    return run.__defaults__[0] if run.__defaults__ else Item  # type: ignore[no-any-return]
+
+
+def _table(model: type[models.Model]) -> list[tuple[Any, ...]]:
+    """Return every stored row of ``model``, every column, in a stable order."""
+    names = [field.attname for field in model._meta.concrete_fields]
+    return sorted(model._base_manager.values_list(*names), key=repr)
+
+
+def _members() -> None:
+    """Store five rows of each key type (int, char, uuid, composite)."""
+    with bypass():
+        Account.objects.bulk_create(Account(name=f"a{n}", balance=n) for n in range(5))
+        CodeThing.objects.bulk_create(CodeThing(code=f"k{n}", label="") for n in range(5))
+        UuidThing.objects.bulk_create(UuidThing(label=f"l{n}") for n in range(5))
+        KeysMember.objects.bulk_create(
+            KeysMember(tenant=n % 2, number=n, name=f"m{n}") for n in range(5)
+        )
+
+
+def _new_uuids() -> Any:
+    """Map each stored UuidThing key to a new one, as one CASE expression."""
+    whens = [
+        When(id=pk, then=Value(uuid.uuid5(pk, "moved"), output_field=models.UUIDField()))
+        for pk in UuidThing.objects.values_list("pk", flat=True)
+    ]
+    return Case(*whens, output_field=models.UUIDField())
+
+
+KEY_CHANGES: dict[str, Callable[[], Any]] = {
+    "int": lambda m=Account: Account.objects.update(id=F("id") + 1000),
+    "int_and_value": lambda m=Account: Account.objects.filter(balance__gte=0).update(
+        id=F("id") + 1000, balance=F("balance") + 1
+    ),
+    "char": lambda m=CodeThing: CodeThing.objects.update(code=Concat("code", Value("x"))),
+    "uuid": lambda m=UuidThing: UuidThing.objects.update(id=_new_uuids()),
+    "composite": lambda m=KeysMember: KeysMember.objects.update(number=F("number") + 1000),
+}
+
+
+@pytest.mark.parametrize("name", KEY_CHANGES)
+def test_chunked_update_of_the_primary_key_visits_each_row_once(
+    using: str, settings: Any, name: str
+) -> None:
+    """update() moving every key, in chunks of 2 over 5 rows: Django's count and table."""
+    settings.BULK_TRIGGERS = {"CHUNK_SIZE": 2}
+    _members()
+    run = KEY_CHANGES[name]
+    model = _model_of(run)
+    expected = _as_django(using, run)
+    stored_keys = sorted(map(repr, model._base_manager.values_list("pk", flat=True)))
+    rec = record(model, stages=["before"], events=["update"])
+    assert _outcome(using, run) == expected
+    assert expected[0] == 5
+    assert [len(call.column("pk", "old")) for call in rec.calls] == [2, 2, 1]
+    assert sorted(map(repr, rec.column("before", "update", "pk", "old"))) == stored_keys
+
+
+def test_before_trigger_moving_keys_does_not_revisit_rows(using: str, settings: Any) -> None:
+    """A before trigger that moves each row past the others: every row is updated once."""
+    settings.BULK_TRIGGERS = {"CHUNK_SIZE": 2}
+    _members()
+
+    def move(new: list[Account], old: list[Account]) -> None:
+        for row in new:
+            row.pk = row.pk + 1000
+
+    rec = record(Account, stages=["before"], events=["update"], hooks={("before", "update"): move})
+    assert Account.objects.update(balance=F("balance") + 1) == 5
+    assert [len(call.column("pk", "old")) for call in rec.calls] == [2, 2, 1]
+    assert sorted(Account.objects.values_list("balance", flat=True)) == [1, 2, 3, 4, 5]
+    assert min(Account.objects.values_list("pk", flat=True)) > 1000
+
+
+def _window() -> Any:
+    return Window(RowNumber(), order_by=F("pk").asc())
+
+
+WHOLE_SET_FILTERS: dict[str, Callable[[], models.QuerySet[Any]]] = {
+    "window_filter": lambda: Item.objects.annotate(rn=_window()).filter(rn__lte=3),
+    "window_annotation_only": lambda: Item.objects.annotate(rn=_window()),
+    "sliced_subquery": lambda: Item.objects.filter(
+        pk__in=Subquery(Item.objects.order_by("-amount").values("pk")[:3])
+    ),
+    "ordered_slice_value": lambda: Item.objects.filter(
+        amount__lte=Subquery(Item.objects.order_by("amount").values("amount")[2:3])
+    ),
+    "aggregate_subquery": lambda: Item.objects.filter(
+        amount__gt=Subquery(
+            Item.objects.values("status").annotate(mean=Avg("amount")).values("mean")[:1]
+        )
+    ),
+    "exists_same_table": lambda: Item.objects.filter(
+        Exists(Item.objects.filter(amount=OuterRef("amount") + 10))
+    ),
+    "aggregate_annotation": lambda: Item.objects.annotate(n=Count("customer__item")).filter(
+        n__gte=1
+    ),
+    "distinct_join": lambda: Item.objects.filter(customer__name__startswith="c").distinct(),
+}
+
+
+@pytest.mark.parametrize("operation", ["update", "delete"])
+@pytest.mark.parametrize("name", WHOLE_SET_FILTERS)
+def test_chunks_never_change_which_rows_a_filter_selects(
+    using: str, settings: Any, name: str, operation: str
+) -> None:
+    """Filters that depend on the whole set select, in chunks of 2, what Django's statement does.
+
+    What Django refuses (a window function in the filter, on every database; a sliced
+    subquery on MariaDB) is refused with Django's exception before any trigger runs.
+    """
+    settings.BULK_TRIGGERS = {"CHUNK_SIZE": 2}
+    with bypass():
+        customer = Customer.objects.create(name="c")
+        Item.objects.bulk_create(
+            Item(name=f"i{n}", amount=n * 10, customer=customer if n % 2 else None)
+            for n in range(7)
+        )
+
+    def run() -> Any:
+        rows = WHOLE_SET_FILTERS[name]()
+        return rows.update(amount=F("amount") + 15) if operation == "update" else rows.delete()
+
+    expected = _as_django(using, run)
+    rec = record(Item, stages=["before"], events=[operation])
+    assert _outcome(using, run) == expected
+    refused = isinstance(expected[0], tuple) and isinstance(expected[0][0], type)
+    assert refused == (name == "window_filter" or (name == "sliced_subquery" and using == "mysql"))
+    assert (rec.calls == []) if refused else (len(rec.calls) >= 2)

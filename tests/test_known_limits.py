@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bulk_triggers import Trigger
+from bulk_triggers import Trigger, bypass
 from bulk_triggers.testing import capture_triggers, isolated_registry
 from tests.testapp.models import CodeThing, Customer, Item, Place, Restaurant
 
@@ -81,6 +81,21 @@ def test_chunks_walk_the_rows_in_primary_key_order(using: str, settings: Any) ->
         pks[2:4],
         pks[4:5],
     ]
+
+
+def test_a_row_filter_is_evaluated_as_each_chunk_is_locked(using: str, settings: Any) -> None:
+    """A row a trigger of the first chunk took out of the filter is not updated by the second."""
+    settings.BULK_TRIGGERS = {"CHUNK_SIZE": 2}
+    pks = [Item.objects.create(name=name).pk for name in "abcd"]
+    with isolated_registry():
+
+        class TakeOut(Trigger[Item]):
+            def on_before_update(self, new: list[Item], old: list[Item]) -> None:
+                with bypass():
+                    Item.objects.filter(pk=pks[3]).update(status="held")
+
+        assert Item.objects.filter(status="new").update(note="x") == 3
+    assert list(Item.objects.order_by("pk").values_list("note", flat=True)) == ["x"] * 3 + [""]
 
 
 def test_saving_a_loaded_row_deleted_meanwhile_skips_create_triggers(using: str) -> None:

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from bulk_triggers import HasChanged, bypass
 from bulk_triggers.trigger import STAGES
+from tests.keysapp.models import KeysMember
 from tests.recorder import Row, record, shape, stored
 from tests.routers import routed_to
 from tests.testapp.models import (
@@ -530,6 +531,133 @@ OPS = [
         model=ManagerOnly,
         old=[{"name": "m", "amount": 1}],
     ),
+]
+
+
+def _members() -> Ctx:
+    return {
+        name: KeysMember.objects.create(tenant=1, number=n, name=name, amount=n)
+        for n, name in enumerate("abc", start=1)
+    }
+
+
+def _member_rows(*specs: tuple[str, int]) -> list[Row]:
+    return [{"name": name, "amount": amount} for name, amount in specs]
+
+
+# The same paths on a model with a composite primary key (tenant, number).
+OPS += [
+    Op(
+        f"composite_{op_id}",
+        event,
+        run,
+        setup=setup,
+        new=new,
+        old=old,
+        model=KeysMember,
+        created=created,
+    )
+    for op_id, event, run, setup, new, old, created in [
+        (
+            "save_new",
+            "create",
+            lambda c: KeysMember(tenant=1, number=1, name="a", amount=1).save(),
+            dict,
+            _member_rows(("a", 1)),
+            None,
+            1,
+        ),
+        (
+            "create",
+            "create",
+            lambda c: KeysMember.objects.create(tenant=1, number=1, name="a", amount=1),
+            dict,
+            _member_rows(("a", 1)),
+            None,
+            1,
+        ),
+        (
+            "bulk_create",
+            "create",
+            lambda c: KeysMember.objects.bulk_create(
+                [KeysMember(tenant=1, number=n, name=x, amount=n) for n, x in ((1, "a"), (2, "b"))]
+            ),
+            dict,
+            _member_rows(("a", 1), ("b", 2)),
+            None,
+            2,
+        ),
+        (
+            "save_existing",
+            "update",
+            lambda c: _save(c["a"], amount=5),
+            _members,
+            _member_rows(("a", 5)),
+            _member_rows(("a", 1)),
+            0,
+        ),
+        (
+            "save_update_fields",
+            "update",
+            lambda c: _save(c["a"], update_fields=["amount"], amount=5, note="unsaved"),
+            _members,
+            _member_rows(("a", 5)),
+            [{"name": "a", "amount": 1, "note": ""}],
+            0,
+        ),
+        (
+            "update_or_create_updating",
+            "update",
+            lambda c: KeysMember.objects.update_or_create(
+                tenant=1, number=1, defaults={"amount": 5}
+            ),
+            _members,
+            _member_rows(("a", 5)),
+            _member_rows(("a", 1)),
+            0,
+        ),
+        (
+            "bulk_update",
+            "update",
+            lambda c: KeysMember.objects.bulk_update(_set([c["b"], c["a"]], amount=7), ["amount"]),
+            _members,
+            _member_rows(("a", 7), ("b", 7)),
+            _member_rows(("a", 1), ("b", 2)),
+            0,
+        ),
+        (
+            "update_f",
+            "update",
+            lambda c: KeysMember.objects.filter(name__in=["a", "b"]).update(
+                amount=F("amount") + 10
+            ),
+            _members,
+            _member_rows(("a", 11), ("b", 12)),
+            _member_rows(("a", 1), ("b", 2)),
+            0,
+        ),
+        (
+            "update_key_column",
+            "update",
+            lambda c: KeysMember.objects.filter(name__in=["a", "b"]).update(
+                number=F("number") + 100
+            ),
+            _members,
+            [{"name": "a", "number": 101}, {"name": "b", "number": 102}],
+            [{"name": "a", "number": 1}, {"name": "b", "number": 2}],
+            0,
+        ),
+        ("model_delete", "delete", lambda c: c["a"].delete(), _members, None, [A1], 0),
+        (
+            "queryset_delete",
+            "delete",
+            lambda c: KeysMember.objects.filter(pk__in=[(1, 1), (1, 2)]).delete(),
+            _members,
+            None,
+            [A1, B2],
+            0,
+        ),
+    ]
 ]
 
 CREATES = [op for op in OPS if op.event == "create"]
