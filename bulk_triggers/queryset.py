@@ -13,18 +13,21 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from decimal import Decimal
+from functools import partial
 from typing import Any, Generic, TypeVar
 
-from django.db import connections, models, transaction
+from django.db import NotSupportedError, connections, models, transaction
 from django.db.models import ExpressionWrapper, Value
 from django.db.models.functions import Cast
 from django.db.models.sql.where import WhereNode
 
+from bulk_triggers import upsert
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
 from bulk_triggers.rows import in_chunks, load_by_pk, row_builder, selection, with_annotations
 from bulk_triggers.snapshot import (
     Snapshot,
+    clone,
     copy_back,
     copy_value,
     mutable_indexes,
@@ -98,6 +101,8 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         return obj, created
 
     def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
+        if upsert.has_conflicts(args, kwargs):
+            return self._bulk_upsert(objs, args, kwargs)
         triggers = triggers_for(self.model, "create")
         if not triggers:
             return super().bulk_create(objs, *args, **kwargs)
@@ -113,6 +118,48 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
                 dispatch.before(chunk, None)
                 plain.bulk_create(chunk, *args, **kwargs)
                 dispatch.after(chunk, None)
+        return objs
+
+    def _bulk_upsert(self, objs: Iterable[M], args: Any, kwargs: dict[str, Any]) -> list[M]:
+        """Run ``bulk_create()`` with conflicts: create triggers for rows it inserts, update
+        triggers for rows it updates, nothing for rows it skips (see ``upsert.py``)."""
+        updating = upsert.has_conflicts(args, kwargs, update=True)
+        creates = triggers_for(self.model, "create")
+        updates = triggers_for(self.model, "update") if updating else ()
+        if not creates and not updates:
+            return super().bulk_create(objs, *args, **kwargs)
+        objs = list(objs)
+        self._check_bulk_create(objs, *args, **kwargs)
+        if not objs:
+            return objs
+        using = self._write_alias()
+        plain = self._plain(using)
+        self._prepare_for_bulk_create(objs)  # type: ignore[attr-defined]  # FK ids, pk defaults
+        options = upsert.Options.parse(self.model, args, kwargs)
+        if not upsert.targets_a_key(self.model, options):
+            _refusal_of_django(plain, objs, args, kwargs)
+            raise ValueError(
+                f"bulk_create() on {self.model._meta.label}: unique_fields "
+                f"{list(options.unique_fields)} are not one of the model's unique keys "
+                f"{upsert.unique_keys(self.model)}, so its triggers cannot tell which rows "
+                "would be updated. Declare the constraint on the model."
+            )
+        planner = upsert.Planner(self.model, options, using)
+        steps = _UpsertSteps(self.model, options, using, creates, updates)
+        outermost = not connections[using].in_atomic_block
+        if outermost:  # Left by an outer transaction that rolled back.
+            upsert.release_named_locks(using)
+        try:
+            with transaction.atomic(using=using):
+                planner.reserve(objs)
+                for chunk in chunks(objs):
+                    plan = planner.plan(chunk)
+                    if plan.repeated:  # PostgreSQL refuses to change a row twice in one go.
+                        _refusal_of_django(plain, chunk, args, kwargs)
+                    steps.run(plan, partial(plain.bulk_create, chunk, *args, **kwargs))
+        finally:
+            if outermost:
+                upsert.release_named_locks(using)
         return objs
 
     def _check_bulk_create(self, objs: Sequence[M], *args: Any, **kwargs: Any) -> None:
@@ -133,6 +180,8 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
             if parent._meta.concrete_model is not opts.concrete_model:
                 raise ValueError("Can't bulk create a multi-table inherited model")
         _check_instances(self.model, objs, "bulk_create")
+        if not objs:
+            return  # Django checks the conflict options only when there is something to write.
         unique_fields = [
             opts.get_field(opts.pk.name if name == "pk" else name)
             for name in options.get("unique_fields") or ()
@@ -272,6 +321,84 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
     update.alters_data = True  # type: ignore[attr-defined]
+
+
+class _RolledBack(Exception):
+    """Undo a savepoint in which Django's own call was only asked whether it refuses."""
+
+
+def _refusal_of_django(
+    plain: models.QuerySet[Any], objs: Sequence[Any], args: Any, kwargs: dict[str, Any]
+) -> None:
+    """Raise what Django's bulk_create() of ``objs`` raises, before any trigger runs.
+
+    The call runs on copies, in a savepoint that is always rolled back, so it changes
+    neither the database nor the caller's objects; if it succeeds, this returns.
+    """
+    try:
+        with transaction.atomic(using=plain.db):
+            plain.bulk_create([clone(obj) for obj in objs], *args, **kwargs)
+            raise _RolledBack
+    except _RolledBack:
+        pass
+
+
+class _UpsertSteps:
+    """The trigger stages around one upsert chunk's write: create, then update."""
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        options: upsert.Options,
+        using: str,
+        creates: tuple[Any, ...],
+        updates: tuple[Any, ...],
+    ) -> None:
+        self.options = options
+        self.create = Dispatch(model, "create", using, creates) if creates else None
+        self.update = Dispatch(model, "update", using, updates) if updates else None
+        self.watched = writable_attnames(model)
+        self.plain: models.QuerySet[Any] = models.QuerySet(model=model, using=using)
+
+    def run(self, plan: upsert.Plan[Any], write: Callable[[], Any]) -> None:
+        """Run the before stages, ``write`` (Django's call), the extra writes, the after stages."""
+        create, update = self.create, self.update
+        if create and plan.inserts:
+            create.before(plan.inserts, None)
+        new: list[Any] = []
+        old: list[Any] = []
+        changes: list[frozenset[str]] = []
+        if update and plan.updates:
+            new, old = plan.materialize(self.options.update_fields)
+            snapshot = Snapshot.take(new, self.watched) if update.has_before else None
+            update.before(new, old)
+            changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
+            callers = [step.caller for step in plan.updates]
+            copy_back(callers, new, changes, self.options.update_fields)
+        write()
+        plan.settle()
+        self._write_changes(new, changes)
+        if create and plan.inserts:
+            create.after(plan.inserts, None)
+        if update and new:
+            update.after(new, old)
+
+    def _write_changes(self, new: Sequence[Any], changes: Sequence[frozenset[str]]) -> None:
+        """Write the fields outside ``update_fields`` that before-update triggers changed."""
+        written = frozenset(self.options.update_fields)
+        groups: dict[frozenset[str], list[Any]] = defaultdict(list)
+        for row, changed in zip(new, changes, strict=True):
+            if changed - written:
+                groups[changed - written].append(row)
+        for names, rows in groups.items():
+            if any(row.pk is None for row in rows):
+                raise NotSupportedError(
+                    f"bulk_create() on {rows[0]._meta.label}: a before-update trigger changed "
+                    f"{sorted(names)} on a row inserted earlier in the same call, whose "
+                    "primary key the database did not return; put those fields in "
+                    "update_fields."
+                )
+            self.plain.bulk_update(rows, sorted(names))
 
 
 def _written_objects(batches: Sequence[Sequence[M]]) -> list[M]:

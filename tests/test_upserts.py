@@ -1,0 +1,347 @@
+"""bulk_create() with conflicts: each row fires the event that really happened to it.
+
+Every call is made twice: on ``UpsertItem`` (with recording triggers) and on its plain
+twin ``UpsertPlain`` (no triggers, so Django's own behaviour), seeded alike. The two
+must agree on what is stored, on the primary keys set on the objects and on the return
+value; the triggers must receive exactly the rows each statement inserted or updated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import NotSupportedError, connections, models, transaction
+from django.test.utils import CaptureQueriesContext
+
+from bulk_triggers import HasChanged, bypass
+from bulk_triggers.registry import registry
+from tests.recorder import Recorder, record, stored
+from tests.upsertsapp.models import UpsertItem, UpsertPartial, UpsertPlain
+
+Row = tuple[str, str, str, str, int]  # sku, region, code, name, qty
+SEED: list[Row] = [("a", "eu", "1", "A", 1), ("b", "eu", "2", "B", 2)]
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """Record every stage of every event on UpsertItem."""
+    with registry.isolated():
+        yield record(UpsertItem)
+
+
+def build(model: type[models.Model], rows: list[Row]) -> list[Any]:
+    """Return unsaved objects of ``model`` for ``rows``."""
+    return [model(sku=s, region=r, code=c, name=n, qty=q) for s, r, c, n, q in rows]
+
+
+def seed() -> None:
+    """Store the same two rows in both tables, without firing triggers."""
+    with bypass():
+        for model in (UpsertItem, UpsertPlain):
+            for obj in build(model, SEED):
+                obj.save()
+
+
+def conflict_options(using: str, unique_fields: list[str]) -> dict[str, Any]:
+    """Return update_conflicts options; MariaDB takes no unique_fields (it uses every key)."""
+    options: dict[str, Any] = {"update_conflicts": True, "update_fields": ["name", "qty"]}
+    if connections[using].features.supports_update_conflicts_with_target:
+        options["unique_fields"] = unique_fields
+    return options
+
+
+def by_pk(model: type[models.Model], objs: list[Any]) -> list[str | None]:
+    """Return, per object, the sku of the stored row its primary key names (None if unset)."""
+    skus = dict(model.objects.values_list("pk", "sku"))
+    return [None if obj.pk is None else skus[obj.pk] for obj in objs]
+
+
+def compare(call: Callable[[type[models.Model], list[Any]], Any], rows: list[Row]) -> Any:
+    """Run ``call`` on both twins; assert Django's results hold with triggers; return them."""
+    plain_objs = build(UpsertPlain, rows)
+    plain_result = call(UpsertPlain, plain_objs)
+    objs = build(UpsertItem, rows)
+    result = call(UpsertItem, objs)
+    assert stored(UpsertItem) == stored(UpsertPlain)
+    assert by_pk(UpsertItem, objs) == by_pk(UpsertPlain, plain_objs)
+    assert [o._state.adding for o in objs] == [o._state.adding for o in plain_objs]
+    assert [o.name for o in result] == [o.name for o in plain_result]
+    assert [x is y for x, y in zip(result, objs, strict=True)] == [
+        x is y for x, y in zip(plain_result, plain_objs, strict=True)
+    ]
+    return objs
+
+
+# Per target key: a new row, a row matching the key, and a second new row.
+MIXED = {
+    "sku": [("n1", "us", "1", "N1", 5), ("a", "xx", "9", "A2", 10), ("n2", "us", "2", "N2", 6)],
+    "region_code": [
+        ("n1", "us", "1", "N1", 5),
+        ("zz", "eu", "2", "B2", 20),
+        ("n2", "us", "2", "N2", 6),
+    ],
+    # MariaDB watches every key: one row matches by sku, one by (region, code).
+    "every": [
+        ("n1", "us", "1", "N1", 5),
+        ("a", "xx", "9", "A2", 10),
+        ("zz", "eu", "2", "B2", 20),
+    ],
+}
+TARGETS = {"sku": ["sku"], "region_code": ["region", "code"], "every": ["sku"]}
+
+
+@pytest.mark.parametrize("target", ["sku", "region_code", "every"])
+def test_update_conflicts_fires_create_for_inserted_and_update_for_matched(
+    using: str, recorder: Recorder, target: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Inserted rows fire create, matched rows fire update with the stored old row."""
+    every_key = not connections[using].features.supports_update_conflicts_with_target
+    if (target == "every") != every_key:
+        pytest.skip("MariaDB watches every unique key; the others watch one target")
+    seed()
+    rows = MIXED[target]
+    options = conflict_options(using, TARGETS[target])
+    with django_capture_on_commit_callbacks(using=using, execute=True):
+        compare(lambda model, objs: model.objects.bulk_create(objs, **options), rows)
+    inserted = [row[0] for row in rows if row[3].startswith("N")]
+    matched = {"A2": "a", "B2": "b"}
+    updated = [matched[row[3]] for row in rows if row[3] in matched]
+    for stage in ("before", "after", "commit"):
+        assert recorder.column(stage, "create", "sku") == inserted
+        assert recorder.column(stage, "update", "sku", side="old") == updated
+        assert recorder.column(stage, "update", "sku") == updated  # sku not in update_fields
+    call = recorder.one("before", "update")
+    stored_rows = {row[0]: row for row in SEED}
+    assert call.column("name", "old") == [stored_rows[sku][3] for sku in updated]
+    assert call.column("name") == [row[3] for row in rows if row[3] in matched]
+    assert call.column("region") == [stored_rows[sku][1] for sku in updated]
+    assert recorder.one("after", "update").column("pk") == list(
+        UpsertItem.objects.filter(sku__in=updated).order_by("sku").values_list("pk", flat=True)
+    )
+    assert recorder.one("after", "create").column("pk") == [
+        UpsertItem.objects.get(sku=sku).pk
+        if connections[using].features.can_return_rows_from_bulk_insert
+        else None
+        for sku in inserted
+    ]
+
+
+def test_unique_fields_given_as_pk(using: str, recorder: Recorder) -> None:
+    """unique_fields=["pk"] matches rows by primary key."""
+    if not connections[using].features.supports_update_conflicts_with_target:
+        pytest.skip("MariaDB takes no unique_fields")
+    seed()
+    pks = {model: model.objects.get(sku="a").pk for model in (UpsertItem, UpsertPlain)}
+
+    def call(model: type[models.Model], objs: list[Any]) -> Any:
+        objs[0].pk = pks[model]
+        objs[1].pk = 10_000
+        return model.objects.bulk_create(
+            objs, update_conflicts=True, unique_fields=["pk"], update_fields=["name"]
+        )
+
+    compare(call, [("a", "eu", "1", "A2", 1), ("n", "us", "1", "N", 1)])
+    assert recorder.column("after", "update", "name") == ["A2"]
+    assert recorder.column("after", "create", "pk") == [10_000]
+
+
+def test_conditions_see_the_stored_row_and_the_row_to_be_stored(using: str) -> None:
+    """HasChanged on update compares the stored row with it updated by update_fields."""
+    seed()
+    with registry.isolated():
+        renamed = record(UpsertItem, stages=["before"], condition=HasChanged("name"))
+        rows = [("a", "eu", "1", "A", 7), ("b", "eu", "2", "B2", 2)]  # a keeps its name
+        UpsertItem.objects.bulk_create(build(UpsertItem, rows), **conflict_options(using, ["sku"]))
+    assert renamed.column("before", "update", "sku") == ["b"]
+
+
+def mutate_create(new: list[Any]) -> None:
+    for row in new:
+        row.note = "set on create"
+        row.qty += 1000
+
+
+def mutate_update(new: list[Any], old: list[Any]) -> None:
+    for row, before in zip(new, old, strict=True):
+        row.note = f"was {before.name}"  # not in update_fields: written all the same
+        row.qty += before.qty
+
+
+def test_before_stage_mutations_are_written(using: str) -> None:
+    """Inserted rows keep every change; updated rows the changed fields, update_fields or not."""
+    seed()
+    hooks = {("before", "create"): mutate_create, ("before", "update"): mutate_update}
+    with registry.isolated():
+        record(UpsertItem, stages=["before"], hooks=hooks)
+        rows = [("n", "us", "1", "N", 5), ("a", "xx", "9", "A2", 10)]
+        objs = build(UpsertItem, rows)
+        UpsertItem.objects.bulk_create(objs, **conflict_options(using, ["sku"]))
+    values = {row.sku: row for row in UpsertItem.objects.all()}
+    assert (values["n"].note, values["n"].qty) == ("set on create", 1005)
+    assert (values["a"].note, values["a"].qty, values["a"].name) == ("was A", 11, "A2")
+    assert values["a"].region == "eu"  # not in update_fields, not changed by a trigger
+    assert (objs[1].note, objs[1].qty) == ("was A", 11)
+
+
+@pytest.mark.parametrize("extra", [[], ["qty"]], ids=["in-batch", "twice"])
+def test_duplicates_within_the_batch_behave_as_in_django(
+    using: str, recorder: Recorder, extra: list[str]
+) -> None:
+    """A key twice in one batch: the database's outcome or refusal, with triggers or without."""
+    seed()
+    rows = [("d", "us", "1", "D1", 1), ("d", "us", "2", "D2", 2), ("a", "x", "1", "A2", 3)]
+    rows += [("a", "x", "2", "A3", 4)] if extra else []
+    options = conflict_options(using, ["sku"])
+
+    def call(model: type[models.Model], objs: list[Any]) -> Any:
+        try:
+            with transaction.atomic(using=using):
+                return model.objects.bulk_create(objs, **options)
+        except Exception as exc:
+            return [model(name=f"{type(exc).__name__}: {exc}") for _ in objs]
+
+    compare(call, rows)
+    refused = UpsertPlain.objects.filter(sku="d").count() == 0
+    if refused:  # PostgreSQL: "ON CONFLICT DO UPDATE command cannot affect row a second time"
+        assert recorder.calls == []
+        return
+    assert recorder.column("after", "create", "sku") == ["d"]
+    assert recorder.column("after", "update", "name") == ["D2", "A2", *(["A3"] if extra else [])]
+    assert recorder.column("after", "update", "name", side="old") == [
+        "D1",
+        "A",
+        *(["A2"] if extra else []),
+    ]
+
+
+def test_ignore_conflicts_fires_create_for_inserted_rows_only(
+    using: str, recorder: Recorder
+) -> None:
+    """Rows skipped on a conflict (stored or earlier in the batch) fire nothing."""
+    seed()
+    rows = [
+        ("a", "xx", "9", "skipped by sku", 0),
+        ("n1", "us", "1", "N1", 0),
+        ("zz", "eu", "2", "skipped by region/code", 0),
+        ("n1", "us", "5", "skipped: repeats n1", 0),
+        ("n2", "us", "2", "N2", 0),
+    ]
+    compare(lambda model, objs: model.objects.bulk_create(objs, ignore_conflicts=True), rows)
+    for stage in ("before", "after"):
+        assert recorder.column(stage, "create", "name") == ["N1", "N2"]
+    assert not recorder.of("before", "update")
+
+
+def test_ignore_conflicts_refuses_a_constraint_it_cannot_read(using: str) -> None:
+    """A partial unique constraint cannot be pre-selected: a clear error, nothing written."""
+    with registry.isolated():
+        record(UpsertPartial)
+        objs = [UpsertPartial(code="x")]
+        if not connections[using].features.supports_partial_indexes:
+            UpsertPartial.objects.bulk_create(objs, ignore_conflicts=True)
+            assert UpsertPartial.objects.count() == 1
+            return
+        with pytest.raises(NotSupportedError, match="upsertpartial_active"):
+            UpsertPartial.objects.bulk_create(objs, ignore_conflicts=True)
+    assert not UpsertPartial.objects.exists()
+
+
+REFUSED: dict[str, dict[str, Any]] = {
+    "both": {"ignore_conflicts": True, "update_conflicts": True, "update_fields": ["name"]},
+    "no-update-fields": {"update_conflicts": True, "unique_fields": ["sku"]},
+    "pk-in-update-fields": {
+        "update_conflicts": True,
+        "unique_fields": ["sku"],
+        "update_fields": ["id"],
+    },
+    "not-unique": {"update_conflicts": True, "unique_fields": ["name"], "update_fields": ["qty"]},
+    "unknown-field": {
+        "update_conflicts": True,
+        "unique_fields": ["nope"],
+        "update_fields": ["qty"],
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_refusals_are_djangos_and_come_before_any_trigger(
+    using: str, recorder: Recorder, case: str
+) -> None:
+    """Whatever Django or the database refuses is refused alike, before any trigger runs."""
+    seed()
+    raised = []
+    for model in (UpsertPlain, UpsertItem):
+        with pytest.raises(Exception) as info, transaction.atomic(using=using):
+            model.objects.bulk_create(build(model, [("a", "x", "9", "A2", 1)]), **REFUSED[case])
+        message = str(info.value).replace("upsertplain", "upsertitem")
+        raised.append((type(info.value), message.replace("UpsertPlain", "UpsertItem")))
+    if case == "not-unique" and raised[0][0] is ValueError:
+        pytest.fail(f"Django accepted {case}")
+    if raised[1] != raised[0]:
+        assert case == "not-unique" and raised[1][0] is ValueError, raised  # our own, clearer
+    assert recorder.calls == []
+    assert stored(UpsertItem) == stored(UpsertPlain)
+
+
+def test_no_trigger_costs_what_django_costs(using: str) -> None:
+    """With no trigger, the call runs Django's own queries, no more."""
+    seed()
+    options = conflict_options(using, ["sku"])
+    rows = [("n", "us", "1", "N", 5), ("a", "xx", "9", "A2", 10)]
+    counts = []
+    for model in (UpsertPlain, UpsertItem):
+        with CaptureQueriesContext(connections[using]) as queries:
+            model.objects.bulk_create(build(model, rows), **options)
+        counts.append([q["sql"].replace("upsertplain", "upsertitem") for q in queries])
+    assert counts[1] == counts[0]
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_queries_are_constant_per_chunk(
+    using: str, recorder: Recorder, settings: Any, size: int
+) -> None:
+    """Each chunk of CHUNK_SIZE rows adds the same number of queries."""
+    settings.BULK_TRIGGERS = {"CHUNK_SIZE": size}
+    seed()
+    options = conflict_options(using, ["sku"])
+    counts = []
+    for chunks in (1, 2, 3):
+        rows = [(f"k{chunks}-{i}", "r", f"{chunks}-{i}", "N", i) for i in range(size * chunks)]
+        rows[0] = ("a", "xx", "9", "A2", 10)
+        with CaptureQueriesContext(connections[using]) as queries:
+            UpsertItem.objects.bulk_create(build(UpsertItem, rows), **options)
+        counts.append(len(queries))
+    assert counts[2] - counts[1] == counts[1] - counts[0] > 0
+
+
+@pytest.mark.parametrize("stage", ["before", "after"])
+@pytest.mark.parametrize("event", ["create", "update"])
+def test_a_trigger_raising_rolls_everything_back(using: str, stage: str, event: str) -> None:
+    """An exception in either branch, at either stage, leaves the database as it was."""
+    seed()
+    before = stored(UpsertItem)
+
+    def fail(*rows: Any) -> None:
+        raise RuntimeError(f"{stage} {event}")
+
+    with registry.isolated():
+        record(UpsertItem, stages=[stage], events=[event], hooks={(stage, event): fail})
+        rows = [("n", "us", "1", "N", 5), ("a", "xx", "9", "A2", 10)]
+        with pytest.raises(RuntimeError, match=f"{stage} {event}"):
+            UpsertItem.objects.bulk_create(
+                build(UpsertItem, rows), **conflict_options(using, ["sku"])
+            )
+    assert stored(UpsertItem) == before
+
+
+def test_bypass_makes_the_call_djangos(using: str, recorder: Recorder) -> None:
+    """Inside bypass(), the upsert fires nothing and stores what Django stores."""
+    seed()
+    with bypass(UpsertItem):
+        compare(
+            lambda model, objs: model.objects.bulk_create(objs, **conflict_options(using, ["sku"])),
+            [("a", "xx", "9", "A2", 10)],
+        )
+    assert recorder.calls == []
