@@ -136,7 +136,7 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         plain = self._plain(using)
         self._prepare_for_bulk_create(objs)  # type: ignore[attr-defined]  # FK ids, pk defaults
         options = upsert.Options.parse(self.model, args, kwargs)
-        if not upsert.targets_a_key(self.model, options):
+        if options.update and not upsert.targets_a_key(self.model, options):
             _refusal_of_django(plain, objs, args, kwargs)
             raise ValueError(
                 f"bulk_create() on {self.model._meta.label}: unique_fields "
@@ -146,20 +146,12 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
             )
         planner = upsert.Planner(self.model, options, using)
         steps = _UpsertSteps(self.model, options, using, creates, updates)
-        outermost = not connections[using].in_atomic_block
-        if outermost:  # Left by an outer transaction that rolled back.
-            upsert.release_named_locks(using)
-        try:
-            with transaction.atomic(using=using):
-                planner.reserve(objs)
-                for chunk in chunks(objs):
-                    plan = planner.plan(chunk)
-                    if plan.repeated:  # PostgreSQL refuses to change a row twice in one go.
-                        _refusal_of_django(plain, chunk, args, kwargs)
-                    steps.run(plan, partial(plain.bulk_create, chunk, *args, **kwargs))
-        finally:
-            if outermost:
-                upsert.release_named_locks(using)
+        with transaction.atomic(using=using), planner.reserved(objs):
+            for chunk in chunks(objs):
+                plan = planner.plan(chunk)
+                if plan.repeated:  # PostgreSQL refuses to change a row twice in one go.
+                    _refusal_of_django(plain, chunk, args, kwargs)
+                steps.run(plan, partial(plain.bulk_create, chunk, *args, **kwargs))
         return objs
 
     def _check_bulk_create(self, objs: Sequence[M], *args: Any, **kwargs: Any) -> None:

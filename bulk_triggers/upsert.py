@@ -9,22 +9,31 @@ them, on the unique keys the database checks. The statement then runs as Django'
 Concurrency: ``SELECT … FOR UPDATE`` locks only rows that exist, and a key nobody holds
 yet could be inserted by another writer between the read and the statement (PostgreSQL
 never locks missing keys; Django runs MariaDB at READ COMMITTED, where gap locks are
-off). So every key the call may insert is reserved first, in sorted order (so two writers
-cannot deadlock on each other's reservations), for the whole call: a transaction-level
-advisory lock per key on PostgreSQL (released by commit or rollback), a named lock per
-key bucket on MariaDB (``GET_LOCK``, released when the outermost transaction ends).
-Other upserts through the library therefore wait until the first writer's rows are
-committed and visible; a writer that bypasses the library is not held back.
+off). So every key the call may insert is reserved first, for the whole call, in sorted
+order (so two writers cannot deadlock on each other's reservations):
+
+- PostgreSQL: a transaction-level advisory lock per key, released by commit or rollback.
+  It must last that long: a locked read does not see, nor wait for, a row another
+  transaction inserted and has not committed.
+- MariaDB: a named lock (``GET_LOCK``) per key bucket, held only while the call runs. A
+  locked read in InnoDB does wait for an uncommitted row's lock, so once the statement
+  has run, the rows it inserted or read under lock keep every key reserved until the
+  transaction ends; named locks (which belong to the session, and which no rollback
+  would release) need not outlive the call.
+
+Other upserts through the library wait for the first writer's rows; a writer that
+bypasses the library (a plain ``create()``) is not held back.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from django.db import NotSupportedError, connections, models, transaction
+from django.db import DatabaseError, NotSupportedError, OperationalError, connections, models
 from django.db.models import AutoField, Q, UniqueConstraint
 
 from bulk_triggers.rows import locked
@@ -35,7 +44,7 @@ M = TypeVar("M", bound=models.Model)
 Key = tuple[str, ...]  # attnames of one unique key
 _OPTION_NAMES = ("batch_size", "ignore_conflicts", "update_conflicts", "update_fields")
 _BUCKETS = 64  # MariaDB named locks per table: bounded, so one SELECT takes them all.
-_LOCK_TIMEOUT = 60  # seconds, as long as a writer may wait for another's upsert
+_LOCK_TIMEOUT = 60  # seconds a writer may wait for another's upsert (InnoDB's default is 50)
 
 
 @dataclass(frozen=True)
@@ -247,8 +256,12 @@ class Planner(Generic[M]):
         written = set(options.update_fields)
         self.moves_keys = any(written.intersection(key) for key in self.keys)
 
-    def reserve(self, objs: Sequence[M]) -> None:
-        """Lock every key ``objs`` may insert, for the rest of the transaction (see module doc)."""
+    @contextmanager
+    def reserved(self, objs: Sequence[M]) -> Iterator[None]:
+        """Lock every key ``objs`` may insert, in sorted order, while the block runs.
+
+        On PostgreSQL the locks last until the transaction ends (see the module docstring).
+        """
         digests = sorted(
             {
                 _digest(self.model._meta.db_table, key, values)
@@ -256,12 +269,14 @@ class Planner(Generic[M]):
                 for key, values in self._key_values(obj.__dict__)
             }
         )
-        if not digests:
-            return
-        if self.vendor == "postgresql":
-            _advisory_locks(self.using, self.model._meta.db_table, digests)
-        elif self.vendor == "mysql":
-            _named_locks(self.using, self.model._meta.db_table, digests)
+        table = self.model._meta.db_table
+        if digests and self.vendor == "postgresql":
+            _advisory_locks(self.using, table, digests)
+        if digests and self.vendor == "mysql":
+            with _named_locks(self.using, table, digests):
+                yield
+        else:
+            yield
 
     def plan(self, chunk: Sequence[M]) -> Plan[M]:
         """Read the rows ``chunk`` conflicts with, locked, and replay its statements."""
@@ -366,40 +381,40 @@ def _advisory_locks(using: str, table: str, digests: Sequence[int]) -> None:
         )
 
 
-def _named_locks(using: str, table: str, digests: Sequence[int]) -> None:
-    """Take MariaDB named locks per key bucket, sorted; release them when the transaction ends.
+@contextmanager
+def _named_locks(using: str, table: str, digests: Sequence[int]) -> Iterator[None]:
+    """Hold MariaDB named locks, one per key bucket, taken in sorted order, while the block runs.
 
-    Named locks belong to the session, not the transaction: they are released on commit
-    (``on_commit``) and, when this call's transaction is the outermost one, by
-    :func:`release_named_locks` after it ends either way.
+    Named locks belong to the session, not to the transaction, so they are released as
+    soon as the block ends, whatever the transaction does next: by then every key is
+    covered by a lock InnoDB holds until the transaction ends (the row this call inserted,
+    or the stored row its locked read found), and another writer's locked read of that key
+    waits for it.
     """
     prefix = hashlib.blake2b(table.encode(), digest_size=6).hexdigest()
     names = sorted({f"bulk_triggers.{prefix}.{digest % _BUCKETS}" for digest in digests})
-    connection = connections[using]
     columns = ", ".join(["GET_LOCK(%s, %s)"] * len(names))
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(
             f"SELECT {columns}", [item for name in names for item in (name, _LOCK_TIMEOUT)]
         )
-        granted = cursor.fetchone()
-    held: list[str] = connection.__dict__.setdefault("bulk_triggers_named_locks", [])
-    held += [name for name, ok in zip(names, granted or (), strict=False) if ok == 1]
-    if not granted or any(ok != 1 for ok in granted):
-        release_named_locks(using)
-        raise transaction.TransactionManagementError(
-            f"bulk_create() on table {table!r} waited {_LOCK_TIMEOUT}s for another upsert "
-            "of the same keys to end; retry the operation."
-        )
-    transaction.on_commit(lambda: release_named_locks(using), using=using)
+        granted = cursor.fetchone() or ()
+    held = [name for name, ok in zip(names, granted, strict=False) if ok == 1]
+    try:
+        if len(held) < len(names):
+            raise OperationalError(
+                f"bulk_create() on table {table!r} waited {_LOCK_TIMEOUT}s for another "
+                "upsert of the same keys to end; retry the operation."
+            )
+        yield
+    except BaseException:
+        with suppress(DatabaseError):  # The exception in flight is the one to report.
+            _release(using, held)
+        raise
+    _release(using, held)
 
 
-def release_named_locks(using: str) -> None:
-    """Release the MariaDB named locks this connection took for upserts, if any."""
-    connection = connections[using]
-    held: list[str] = connection.__dict__.get("bulk_triggers_named_locks", [])
-    if not held or connection.connection is None:
-        held.clear()
-        return
-    names, held[:] = list(held), []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(["RELEASE_LOCK(%s)"] * len(names)), names)
+def _release(using: str, names: Sequence[str]) -> None:
+    if names:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(["RELEASE_LOCK(%s)"] * len(names)), names)
