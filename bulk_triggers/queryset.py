@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from django.db import NotSupportedError, connections, models, transaction
+from django.db import connections, models, transaction
 from django.db.models import ExpressionWrapper, Value
 from django.db.models.functions import Cast
 from django.db.models.sql.where import WhereNode
@@ -34,6 +34,7 @@ from bulk_triggers.snapshot import (
     stored_view,
     writable_attnames,
 )
+from bulk_triggers.unique_keys import is_unique_key, unique_keys
 
 M = TypeVar("M", bound=models.Model)
 
@@ -136,16 +137,16 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         plain = self._plain(using)
         self._prepare_for_bulk_create(objs)  # type: ignore[attr-defined]  # FK ids, pk defaults
         options = upsert.Options.parse(self.model, args, kwargs)
-        if options.update and not upsert.targets_a_key(self.model, options):
+        if options.update and not is_unique_key(self.model, options.unique_fields):
             _refusal_of_django(plain, objs, args, kwargs)
             raise ValueError(
                 f"bulk_create() on {self.model._meta.label}: unique_fields "
                 f"{list(options.unique_fields)} are not one of the model's unique keys "
-                f"{upsert.unique_keys(self.model)}, so its triggers cannot tell which rows "
+                f"{unique_keys(self.model)}, so its triggers cannot tell which rows "
                 "would be updated. Declare the constraint on the model."
             )
         planner = upsert.Planner(self.model, options, using)
-        steps = _UpsertSteps(self.model, options, using, creates, updates)
+        steps = upsert.Steps(self.model, options, using, creates, updates)
         with transaction.atomic(using=using), planner.reserved(objs):
             for chunk in chunks(objs):
                 plan = planner.plan(chunk)
@@ -333,64 +334,6 @@ def _refusal_of_django(
             raise _RolledBack
     except _RolledBack:
         pass
-
-
-class _UpsertSteps:
-    """The trigger stages around one upsert chunk's write: create, then update."""
-
-    def __init__(
-        self,
-        model: type[models.Model],
-        options: upsert.Options,
-        using: str,
-        creates: tuple[Any, ...],
-        updates: tuple[Any, ...],
-    ) -> None:
-        self.options = options
-        self.create = Dispatch(model, "create", using, creates) if creates else None
-        self.update = Dispatch(model, "update", using, updates) if updates else None
-        self.watched = writable_attnames(model)
-        self.plain: models.QuerySet[Any] = models.QuerySet(model=model, using=using)
-
-    def run(self, plan: upsert.Plan[Any], write: Callable[[], Any]) -> None:
-        """Run the before stages, ``write`` (Django's call), the extra writes, the after stages."""
-        create, update = self.create, self.update
-        if create and plan.inserts:
-            create.before(plan.inserts, None)
-        new: list[Any] = []
-        old: list[Any] = []
-        changes: list[frozenset[str]] = []
-        if update and plan.updates:
-            new, old = plan.materialize(self.options.update_fields)
-            snapshot = Snapshot.take(new, self.watched) if update.has_before else None
-            update.before(new, old)
-            changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
-            callers = [step.caller for step in plan.updates]
-            copy_back(callers, new, changes, self.options.update_fields)
-        write()
-        plan.settle()
-        self._write_changes(new, changes)
-        if create and plan.inserts:
-            create.after(plan.inserts, None)
-        if update and new:
-            update.after(new, old)
-
-    def _write_changes(self, new: Sequence[Any], changes: Sequence[frozenset[str]]) -> None:
-        """Write the fields outside ``update_fields`` that before-update triggers changed."""
-        written = frozenset(self.options.update_fields)
-        groups: dict[frozenset[str], list[Any]] = defaultdict(list)
-        for row, changed in zip(new, changes, strict=True):
-            if changed - written:
-                groups[changed - written].append(row)
-        for names, rows in groups.items():
-            if any(row.pk is None for row in rows):
-                raise NotSupportedError(
-                    f"bulk_create() on {rows[0]._meta.label}: a before-update trigger changed "
-                    f"{sorted(names)} on a row inserted earlier in the same call, whose "
-                    "primary key the database did not return; put those fields in "
-                    "update_fields."
-                )
-            self.plain.bulk_update(rows, sorted(names))
 
 
 def _written_objects(batches: Sequence[Sequence[M]]) -> list[M]:

@@ -6,45 +6,30 @@ the statement: the rows the objects conflict with are read under lock, and the
 statement's effect is replayed in Python, object by object in the order Django sends
 them, on the unique keys the database checks. The statement then runs as Django's own.
 
-Concurrency: ``SELECT … FOR UPDATE`` locks only rows that exist, and a key nobody holds
-yet could be inserted by another writer between the read and the statement (PostgreSQL
-never locks missing keys; Django runs MariaDB at READ COMMITTED, where gap locks are
-off). So every key the call may insert is reserved first, for the whole call, in sorted
-order (so two writers cannot deadlock on each other's reservations):
-
-- PostgreSQL: a transaction-level advisory lock per key, released by commit or rollback.
-  It must last that long: a locked read does not see, nor wait for, a row another
-  transaction inserted and has not committed.
-- MariaDB: a named lock (``GET_LOCK``) per key bucket, held only while the call runs. A
-  locked read in InnoDB does wait for an uncommitted row's lock, so once the statement
-  has run, the rows it inserted or read under lock keep every key reserved until the
-  transaction ends; named locks (which belong to the session, and which no rollback
-  would release) need not outlive the call.
-
-Other upserts through the library wait for the first writer's rows; a writer that
-bypasses the library (a plain ``create()``) is not held back.
+Concurrency: the keys are reserved first (``keylocks.py`` says how, and why).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from django.db import DatabaseError, NotSupportedError, OperationalError, connections, models
-from django.db.models import AutoField, Q, UniqueConstraint
+from django.db import NotSupportedError, connections, models
+from django.db.models import AutoField, Q
 
+from bulk_triggers import keylocks
+from bulk_triggers.dispatch import Dispatch
 from bulk_triggers.rows import locked
-from bulk_triggers.snapshot import copy_value
+from bulk_triggers.snapshot import Snapshot, copy_back, copy_value, writable_attnames
+from bulk_triggers.trigger import TriggerMeta
+from bulk_triggers.unique_keys import Key, Normalizer, attname_of, conflict_keys, unique_keys
 
 M = TypeVar("M", bound=models.Model)
 
-Key = tuple[str, ...]  # attnames of one unique key
 _OPTION_NAMES = ("batch_size", "ignore_conflicts", "update_conflicts", "update_fields")
-_BUCKETS = 64  # MariaDB named locks per table: bounded, so one SELECT takes them all.
-_LOCK_TIMEOUT = 60  # seconds a writer may wait for another's upsert (InnoDB's default is 50)
 
 
 @dataclass(frozen=True)
@@ -68,10 +53,10 @@ class Options:
             ignore=bool(options.get("ignore_conflicts")),
             update=bool(options.get("update_conflicts")),
             update_fields=tuple(
-                _attname(model, name) for name in options.get("update_fields") or ()
+                attname_of(model, name) for name in options.get("update_fields") or ()
             ),
             unique_fields=tuple(
-                _attname(model, opts.pk.name if name == "pk" else name)
+                attname_of(model, opts.pk.name if name == "pk" else name)
                 for name in options.get("unique_fields") or ()
             ),
             batch_size=options.get("batch_size"),
@@ -89,92 +74,6 @@ def has_conflicts(args: Sequence[Any], kwargs: dict[str, Any], *, update: bool =
     if update:
         return bool(options.get("update_conflicts"))
     return bool(options.get("ignore_conflicts") or options.get("update_conflicts"))
-
-
-def _attname(model: type[models.Model], name: str) -> str:
-    return getattr(model._meta.get_field(name), "attname", name)
-
-
-def unique_keys(model: type[models.Model]) -> list[Key]:
-    """Return every unique key of ``model`` the database enforces, in the order it checks them.
-
-    The primary key, ``unique=True`` fields in field order, ``unique_together``, then
-    ``UniqueConstraint`` s on fields without a condition (InnoDB checks the primary key
-    first, then unique indexes in the order they were created).
-    """
-    opts = model._meta
-    keys: list[Key] = [(opts.pk.attname,)]
-    keys += [(f.attname,) for f in opts.concrete_fields if f.unique and not f.primary_key]
-    keys += [tuple(_attname(model, name) for name in names) for names in opts.unique_together]
-    keys += [
-        tuple(_attname(model, name) for name in constraint.fields)
-        for constraint in opts.total_unique_constraints
-    ]
-    return list(dict.fromkeys(keys))
-
-
-def conflict_keys(model: type[models.Model], options: Options, using: str) -> list[Key]:
-    """Return the keys on which the statement turns a conflict into an update or a skip.
-
-    ``ON CONFLICT (unique_fields) DO UPDATE`` watches its target only; ``DO NOTHING``,
-    ``INSERT IGNORE`` and ``ON DUPLICATE KEY UPDATE`` watch every unique key.
-
-    Raises:
-        NotSupportedError: The model has a unique constraint with a condition or
-            expressions that the database enforces: which objects it would match cannot
-            be read beforehand, so the library cannot tell which rows were inserted.
-    """
-    if options.update and options.unique_fields:
-        return [options.unique_fields]
-    features = connections[using].features
-    total = model._meta.total_unique_constraints
-    for constraint in model._meta.constraints:
-        if not isinstance(constraint, UniqueConstraint) or constraint in total:
-            continue
-        enforced = (constraint.condition is None or features.supports_partial_indexes) and (
-            not constraint.contains_expressions or features.supports_expression_indexes
-        )
-        if enforced:
-            raise NotSupportedError(
-                f"bulk_create() with conflicts on {model._meta.label} cannot fire triggers: "
-                f"the unique constraint {constraint.name!r} has a condition or expressions, "
-                "so the rows it would match cannot be read beforehand. Name unique_fields "
-                "with update_conflicts, or bypass() the model's triggers for this call."
-            )
-    return unique_keys(model)
-
-
-def targets_a_key(model: type[models.Model], options: Options) -> bool:
-    """Return whether ``unique_fields`` (if given) are exactly one of the model's unique keys."""
-    if not options.unique_fields:
-        return True
-    wanted = frozenset(options.unique_fields)
-    return any(frozenset(key) == wanted for key in unique_keys(model))
-
-
-class _Normalizer:
-    """Turn an object's key values into what the database compares.
-
-    MariaDB's default collations ignore case and trailing spaces; a key column with a
-    binary or case-sensitive collation keeps its values as they are.
-    """
-
-    def __init__(self, model: type[models.Model], vendor: str) -> None:
-        self.fields = {f.attname: f for f in model._meta.concrete_fields}
-        self.fold = vendor == "mysql"
-
-    def __call__(self, key: Key, state: dict[str, Any]) -> tuple[Any, ...] | None:
-        values = []
-        for name in key:
-            value = state.get(name)
-            if value is None or isinstance(value, models.expressions.Combinable):
-                return None  # NULL never conflicts; an expression is not a key to match.
-            value = self.fields[name].to_python(value)
-            collation = (getattr(self.fields[name], "db_collation", None) or "").lower()
-            if self.fold and isinstance(value, str) and not collation.endswith(("_bin", "_cs")):
-                value = value.casefold().rstrip(" ")
-            values.append(value)
-        return tuple(values)
 
 
 @dataclass
@@ -251,8 +150,10 @@ class Planner(Generic[M]):
         self.options = options
         self.using = using
         self.vendor = connections[using].vendor
-        self.keys = conflict_keys(model, options, using)
-        self.normalize = _Normalizer(model, self.vendor)
+        target = options.unique_fields if options.update else ()
+        self.keys = conflict_keys(model, target, using)
+        self.reserve_keys = unique_keys(model)
+        self.normalize = Normalizer(model, self.vendor)
         written = set(options.update_fields)
         self.moves_keys = any(written.intersection(key) for key in self.keys)
 
@@ -262,20 +163,15 @@ class Planner(Generic[M]):
 
         On PostgreSQL the locks last until the transaction ends (see the module docstring).
         """
-        digests = sorted(
-            {
-                _digest(self.model._meta.db_table, key, values)
-                for obj in objs
-                for key, values in self._key_values(obj.__dict__)
-            }
-        )
-        table = self.model._meta.db_table
-        if digests and self.vendor == "postgresql":
-            _advisory_locks(self.using, table, digests)
-        if digests and self.vendor == "mysql":
-            with _named_locks(self.using, table, digests):
-                yield
-        else:
+        # Every unique key, not only the target: another upsert may target another key of
+        # the same row.
+        keys = [
+            (key, values)
+            for obj in objs
+            for key in self.reserve_keys
+            if (values := self.normalize(key, obj.__dict__)) is not None
+        ]
+        with keylocks.reserve(self.using, self.model._meta.db_table, keys):
             yield
 
     def plan(self, chunk: Sequence[M]) -> Plan[M]:
@@ -365,56 +261,59 @@ class Planner(Generic[M]):
         return statements
 
 
-def _digest(table: str, key: Key, values: tuple[Any, ...]) -> int:
-    """Return a 31-bit number for one key's values (a clash between keys only makes one wait)."""
-    raw = repr((table, key, values)).encode()
-    return int.from_bytes(hashlib.blake2b(raw, digest_size=4).digest(), "big") >> 1
+class Steps:
+    """The trigger stages around one upsert chunk's write: create, then update."""
 
+    def __init__(
+        self,
+        model: type[models.Model],
+        options: Options,
+        using: str,
+        creates: tuple[TriggerMeta, ...],
+        updates: tuple[TriggerMeta, ...],
+    ) -> None:
+        self.options = options
+        self.create = Dispatch(model, "create", using, creates) if creates else None
+        self.update = Dispatch(model, "update", using, updates) if updates else None
+        self.watched = writable_attnames(model)
+        self.plain: models.QuerySet[Any] = models.QuerySet(model=model, using=using)
 
-def _advisory_locks(using: str, table: str, digests: Sequence[int]) -> None:
-    """Take PostgreSQL transaction-level advisory locks, in the given (sorted) order."""
-    space = _digest(table, (), ())
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, key) FROM unnest(%s::integer[]) AS key",
-            [space, list(digests)],
-        )
+    def run(self, plan: Plan[Any], write: Callable[[], Any]) -> None:
+        """Run the before stages, ``write`` (Django's call), the extra writes, the after stages."""
+        create, update = self.create, self.update
+        if create and plan.inserts:
+            create.before(plan.inserts, None)
+        new: list[Any] = []
+        old: list[Any] = []
+        changes: list[frozenset[str]] = []
+        if update and plan.updates:
+            new, old = plan.materialize(self.options.update_fields)
+            snapshot = Snapshot.take(new, self.watched) if update.has_before else None
+            update.before(new, old)
+            changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
+            callers = [step.caller for step in plan.updates]
+            copy_back(callers, new, changes, self.options.update_fields)
+        write()
+        plan.settle()
+        self._write_changes(new, changes)
+        if create and plan.inserts:
+            create.after(plan.inserts, None)
+        if update and new:
+            update.after(new, old)
 
-
-@contextmanager
-def _named_locks(using: str, table: str, digests: Sequence[int]) -> Iterator[None]:
-    """Hold MariaDB named locks, one per key bucket, taken in sorted order, while the block runs.
-
-    Named locks belong to the session, not to the transaction, so they are released as
-    soon as the block ends, whatever the transaction does next: by then every key is
-    covered by a lock InnoDB holds until the transaction ends (the row this call inserted,
-    or the stored row its locked read found), and another writer's locked read of that key
-    waits for it.
-    """
-    prefix = hashlib.blake2b(table.encode(), digest_size=6).hexdigest()
-    names = sorted({f"bulk_triggers.{prefix}.{digest % _BUCKETS}" for digest in digests})
-    columns = ", ".join(["GET_LOCK(%s, %s)"] * len(names))
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns}", [item for name in names for item in (name, _LOCK_TIMEOUT)]
-        )
-        granted = cursor.fetchone() or ()
-    held = [name for name, ok in zip(names, granted, strict=False) if ok == 1]
-    try:
-        if len(held) < len(names):
-            raise OperationalError(
-                f"bulk_create() on table {table!r} waited {_LOCK_TIMEOUT}s for another "
-                "upsert of the same keys to end; retry the operation."
-            )
-        yield
-    except BaseException:
-        with suppress(DatabaseError):  # The exception in flight is the one to report.
-            _release(using, held)
-        raise
-    _release(using, held)
-
-
-def _release(using: str, names: Sequence[str]) -> None:
-    if names:
-        with connections[using].cursor() as cursor:
-            cursor.execute("SELECT " + ", ".join(["RELEASE_LOCK(%s)"] * len(names)), names)
+    def _write_changes(self, new: Sequence[Any], changes: Sequence[frozenset[str]]) -> None:
+        """Write the fields outside ``update_fields`` that before-update triggers changed."""
+        written = frozenset(self.options.update_fields)
+        groups: dict[frozenset[str], list[Any]] = defaultdict(list)
+        for row, changed in zip(new, changes, strict=True):
+            if changed - written:
+                groups[changed - written].append(row)
+        for names, rows in groups.items():
+            if any(row.pk is None for row in rows):
+                raise NotSupportedError(
+                    f"bulk_create() on {rows[0]._meta.label}: a before-update trigger changed "
+                    f"{sorted(names)} on a row inserted earlier in the same call, whose "
+                    "primary key the database did not return; put those fields in "
+                    "update_fields."
+                )
+            self.plain.bulk_update(rows, sorted(names))
