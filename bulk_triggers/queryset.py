@@ -146,7 +146,7 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
                 "would be updated. Declare the constraint on the model."
             )
         planner = upsert.Planner(self.model, options, using)
-        steps = upsert.Steps(self.model, options, using, creates, updates)
+        steps = upsert.Steps(self.model, options, using, creates, updates, planner.keys)
         with transaction.atomic(using=using), planner.reserved(objs):
             for chunk in chunks(objs):
                 plan = planner.plan(chunk)

@@ -62,11 +62,6 @@ class Options:
             batch_size=options.get("batch_size"),
         )
 
-    @property
-    def conflicts(self) -> bool:
-        """Return whether the call handles conflicts at all."""
-        return self.ignore or self.update
-
 
 def has_conflicts(args: Sequence[Any], kwargs: dict[str, Any], *, update: bool = False) -> bool:
     """Return whether a ``bulk_create()`` call handles conflicts (with ``update``: updates them)."""
@@ -271,8 +266,11 @@ class Steps:
         using: str,
         creates: tuple[TriggerMeta, ...],
         updates: tuple[TriggerMeta, ...],
+        keys: Sequence[Key],
     ) -> None:
+        self.model = model
         self.options = options
+        self.keyed = tuple(dict.fromkeys(name for key in keys for name in key))
         self.create = Dispatch(model, "create", using, creates) if creates else None
         self.update = Dispatch(model, "update", using, updates) if updates else None
         self.watched = writable_attnames(model)
@@ -282,7 +280,7 @@ class Steps:
         """Run the before stages, ``write`` (Django's call), the extra writes, the after stages."""
         create, update = self.create, self.update
         if create and plan.inserts:
-            create.before(plan.inserts, None)
+            self._before_create(create, plan.inserts)
         new: list[Any] = []
         old: list[Any] = []
         changes: list[frozenset[str]] = []
@@ -300,6 +298,26 @@ class Steps:
             create.after(plan.inserts, None)
         if update and new:
             update.after(new, old)
+
+    def _before_create(self, create: Dispatch, inserts: list[Any]) -> None:
+        """Run the before-create stage; refuse a change to a key the plan was made on.
+
+        Whether a row is inserted or updated was decided (and its keys locked) before
+        triggers ran: a row whose key a trigger changes could meet another stored row.
+        """
+        snapshot = Snapshot.take(inserts, self.keyed) if create.has_before else None
+        create.before(inserts, None)
+        changed = (
+            sorted({name for names in snapshot.changes(inserts) for name in names})
+            if snapshot
+            else []
+        )
+        if changed:
+            raise ValueError(
+                f"bulk_create() with conflicts on {self.model._meta.label}: a before-create "
+                f"trigger changed {changed}, which decide whether a row is inserted or "
+                "updated; set them before calling bulk_create()."
+            )
 
     def _write_changes(self, new: Sequence[Any], changes: Sequence[frozenset[str]]) -> None:
         """Write the fields outside ``update_fields`` that before-update triggers changed."""

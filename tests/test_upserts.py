@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import NotSupportedError, connections, models, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -286,16 +287,26 @@ def test_refusals_are_djangos_and_come_before_any_trigger(
     assert stored(UpsertItem) == stored(UpsertPlain)
 
 
-def test_no_trigger_costs_what_django_costs(using: str) -> None:
-    """With no trigger, the call runs Django's own queries, no more."""
+@pytest.mark.parametrize(
+    ("conflicts", "events"),
+    [("update", []), ("ignore", []), ("ignore", ["update", "delete"])],
+    ids=["update-no-trigger", "ignore-no-trigger", "ignore-with-update-trigger"],
+)
+def test_no_trigger_costs_what_django_costs(using: str, conflicts: str, events: list[str]) -> None:
+    """With no trigger for the events the call fires, it runs Django's own queries, no more."""
     seed()
-    options = conflict_options(using, ["sku"])
+    options = (
+        conflict_options(using, ["sku"]) if conflicts == "update" else {"ignore_conflicts": True}
+    )
     rows = [("n", "us", "1", "N", 5), ("a", "xx", "9", "A2", 10)]
     counts = []
-    for model in (UpsertPlain, UpsertItem):
-        with CaptureQueriesContext(connections[using]) as queries:
-            model.objects.bulk_create(build(model, rows), **options)
-        counts.append([q["sql"].replace("upsertplain", "upsertitem") for q in queries])
+    with registry.isolated():
+        if events:
+            record(UpsertItem, events=events)
+        for model in (UpsertPlain, UpsertItem):
+            with CaptureQueriesContext(connections[using]) as queries:
+                model.objects.bulk_create(build(model, rows), **options)
+            counts.append([q["sql"].replace("upsertplain", "upsertitem") for q in queries])
     assert counts[1] == counts[0]
 
 
@@ -346,3 +357,48 @@ def test_bypass_makes_the_call_djangos(using: str, recorder: Recorder) -> None:
             [("a", "xx", "9", "A2", 10)],
         )
     assert recorder.calls == []
+
+
+def test_a_before_create_trigger_may_not_change_a_key(using: str) -> None:
+    """Changing a unique key in before-create would void the plan: ValueError, nothing written."""
+    seed()
+    before = stored(UpsertItem)
+
+    def rekey(new: list[Any]) -> None:
+        for row in new:
+            row.sku = "a"  # now it would update the stored row "a"
+
+    with registry.isolated():
+        record(
+            UpsertItem, stages=["before"], events=["create"], hooks={("before", "create"): rekey}
+        )
+        with pytest.raises(ValueError, match=r"UpsertItem.*\['sku'\]"):
+            UpsertItem.objects.bulk_create(
+                build(UpsertItem, [("n", "us", "1", "N", 5)]), **conflict_options(using, ["sku"])
+            )
+    assert stored(UpsertItem) == before
+
+
+def test_positional_options_are_read_as_django_reads_them(using: str, recorder: Recorder) -> None:
+    """bulk_create(objs, batch_size, ignore, update, update_fields, unique_fields) positionally."""
+    seed()
+    unique = ["sku"] if connections[using].features.supports_update_conflicts_with_target else None
+    compare(
+        lambda model, objs: model.objects.bulk_create(objs, None, False, True, ["name"], unique),
+        [("a", "xx", "9", "A2", 10), ("n", "us", "1", "N", 5)],
+    )
+    assert recorder.column("after", "update", "name") == ["A2"]
+    assert recorder.column("after", "create", "name") == ["N"]
+
+
+def test_abulk_create_fires_the_same_events(using: str, recorder: Recorder) -> None:
+    """abulk_create() with update_conflicts splits create and update as bulk_create() does."""
+    seed()
+    objs = build(UpsertItem, [("a", "xx", "9", "A2", 10), ("n", "us", "1", "N", 5)])
+
+    async def run() -> None:
+        await UpsertItem.objects.abulk_create(objs, **conflict_options(using, ["sku"]))
+
+    async_to_sync(run)()
+    assert recorder.column("after", "update", "sku") == ["a"]
+    assert recorder.column("after", "create", "sku") == ["n"]
