@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from django.db import NotSupportedError, connections
+
 from bulk_triggers import Trigger
 from bulk_triggers.testing import capture_triggers, isolated_registry
 from tests.testapp.models import CodeThing, Customer, Item, Place, Restaurant
+from tests.upsertsapp.models import UpsertPartial
 
 
 def test_cascaded_rows_do_not_fire_their_delete_triggers(using: str) -> None:
@@ -61,6 +65,24 @@ def test_ignore_conflicts_fires_create_only_for_inserted_rows(using: str) -> Non
     rows: Any = captured.calls[0].new
     assert [thing.code for thing in rows] == ["b"]
     assert CodeThing.objects.get(code="a").label == "kept"
+
+
+def test_ignore_conflicts_refuses_a_constraint_it_cannot_read(using: str) -> None:
+    """A partial unique constraint cannot be pre-selected: NotSupportedError, nothing written."""
+    with isolated_registry():
+
+        class Created(Trigger[UpsertPartial]):
+            def on_after_create(self, new: list[UpsertPartial]) -> None:
+                pass
+
+        objs = [UpsertPartial(code="x")]
+        if not connections[using].features.supports_partial_indexes:  # MariaDB ignores it
+            UpsertPartial.objects.bulk_create(objs, ignore_conflicts=True)
+            assert UpsertPartial.objects.count() == 1
+            return
+        with pytest.raises(NotSupportedError, match="upsertpartial_active"):
+            UpsertPartial.objects.bulk_create(objs, ignore_conflicts=True)
+    assert not UpsertPartial.objects.exists()
 
 
 def test_chunks_walk_the_rows_in_primary_key_order(using: str, settings: Any) -> None:

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import NotSupportedError, connections, models, transaction
+from django.db import connections, models, transaction
 from django.test.utils import CaptureQueriesContext
 
 from bulk_triggers import HasChanged, bypass
 from bulk_triggers.registry import registry
 from tests.recorder import Recorder, record, stored
-from tests.upsertsapp.models import UpsertItem, UpsertPartial, UpsertPlain
+from tests.upsertsapp.models import UpsertItem, UpsertPlain
 
 Row = tuple[str, str, str, str, int]  # sku, region, code, name, qty
 SEED: list[Row] = [("a", "eu", "1", "A", 1), ("b", "eu", "2", "B", 2)]
@@ -234,20 +234,6 @@ def test_ignore_conflicts_fires_create_for_inserted_rows_only(
         assert recorder.column(stage, "create", "name") == ["N1", "N2"]
     assert recorder.column("after", "create", "pk") == [None, None]  # Django sets none
     assert not recorder.of("before", "update")
-
-
-def test_ignore_conflicts_refuses_a_constraint_it_cannot_read(using: str) -> None:
-    """A partial unique constraint cannot be pre-selected: a clear error, nothing written."""
-    with registry.isolated():
-        record(UpsertPartial)
-        objs = [UpsertPartial(code="x")]
-        if not connections[using].features.supports_partial_indexes:
-            UpsertPartial.objects.bulk_create(objs, ignore_conflicts=True)
-            assert UpsertPartial.objects.count() == 1
-            return
-        with pytest.raises(NotSupportedError, match="upsertpartial_active"):
-            UpsertPartial.objects.bulk_create(objs, ignore_conflicts=True)
-    assert not UpsertPartial.objects.exists()
 
 
 REFUSED: dict[str, dict[str, Any]] = {
