@@ -304,14 +304,38 @@ def test_queries_are_constant_per_chunk(
     settings.BULK_TRIGGERS = {"CHUNK_SIZE": size}
     seed()
     options = conflict_options(using, ["sku"])
-    counts = []
+    counts, locks = [], []
     for chunks in (1, 2, 3):
         rows = [(f"k{chunks}-{i}", "r", f"{chunks}-{i}", "N", i) for i in range(size * chunks)]
         rows[0] = ("a", "xx", "9", "A2", 10)
         with CaptureQueriesContext(connections[using]) as queries:
             UpsertItem.objects.bulk_create(build(UpsertItem, rows), **options)
         counts.append(len(queries))
+        locks.append([q["sql"].split("(")[0] for q in queries if "LOCK" in q["sql"].upper()])
     assert counts[2] - counts[1] == counts[1] - counts[0] == 2
+    reserving = {"postgresql": ["SELECT pg_advisory_xact_lock"], "mysql": ["SELECT GET_LOCK"]}
+    releasing = {"mysql": ["SELECT RELEASE_LOCK"]}
+    vendor = connections[using].vendor
+    once = reserving.get(vendor, []) + releasing.get(vendor, [])
+    assert locks == [once] * 3  # once per call, whatever the number of chunks
+
+
+def test_unique_fields_on_an_index_the_model_does_not_declare_are_refused(
+    using: str, recorder: Recorder
+) -> None:
+    """A unique index unknown to the model: ValueError before any trigger, nothing written."""
+    if not connections[using].features.supports_update_conflicts_with_target:
+        pytest.skip("MariaDB takes no unique_fields")
+    seed()
+    before = stored(UpsertItem)
+    with connections[using].cursor() as cursor:  # rolled back with the test's transaction
+        cursor.execute("CREATE UNIQUE INDEX upsertitem_name ON upsertsapp_upsertitem (name)")
+    objs = build(UpsertItem, [("x", "us", "1", "A", 5)])
+    options = {"update_conflicts": True, "unique_fields": ["name"], "update_fields": ["qty"]}
+    with pytest.raises(ValueError, match=r"\['name'\] are not one of the model's unique keys"):
+        UpsertItem.objects.bulk_create(objs, **options)
+    assert recorder.calls == []
+    assert stored(UpsertItem) == before
 
 
 @pytest.mark.parametrize("stage", ["before", "after"])
