@@ -122,8 +122,11 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         return objs
 
     def _bulk_upsert(self, objs: Iterable[M], args: Any, kwargs: dict[str, Any]) -> list[M]:
-        """Run ``bulk_create()`` with conflicts: create triggers for rows it inserts, update
-        triggers for rows it updates, nothing for rows it skips (see ``upsert.py``)."""
+        """Run ``bulk_create()`` with conflicts; each row fires what happens to it (``upsert.py``).
+
+        Rows it inserts fire create triggers, rows it updates update triggers, rows it
+        skips nothing. With no trigger for those events it is Django's call.
+        """
         updating = upsert.has_conflicts(args, kwargs, update=True)
         creates = triggers_for(self.model, "create")
         updates = triggers_for(self.model, "update") if updating else ()
