@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from django.db import NotSupportedError, connections, models
@@ -82,15 +84,39 @@ class Normalizer:
         self.fields = {f.attname: f for f in model._meta.concrete_fields}
         self.fold = vendor == "mysql"
 
-    def __call__(self, key: Key, state: dict[str, Any]) -> tuple[Any, ...] | None:
+    def __call__(
+        self, key: Key, state: dict[str, Any], *, strict: bool = True
+    ) -> tuple[Any, ...] | None:
+        """Return the comparable values of ``key`` in ``state``, or None if one is NULL.
+
+        Without ``strict``, a key holding an expression is None as well.
+
+        Raises:
+            NotSupportedError: A key value is an expression, which only the database
+                could evaluate: whether the row conflicts cannot be known beforehand.
+        """
         values = []
         for name in key:
             value = state.get(name)
-            if value is None or isinstance(value, models.expressions.Combinable):
-                return None  # NULL never conflicts; an expression is not a key to match.
-            value = self.fields[name].to_python(value)
-            collation = (getattr(self.fields[name], "db_collation", None) or "").lower()
-            if self.fold and isinstance(value, str) and not collation.endswith(("_bin", "_cs")):
-                value = value.casefold().rstrip(" ")
-            values.append(value)
+            if value is None or (not strict and hasattr(value, "resolve_expression")):
+                return None  # NULL never conflicts.
+            if hasattr(value, "resolve_expression"):
+                field = self.fields[name]
+                raise NotSupportedError(
+                    f"bulk_create() with conflicts on {field.model._meta.label}: "
+                    f"{field.name} is the expression {value!r}, so whether the row conflicts "
+                    "cannot be known before the statement; give it a value."
+                )
+            values.append(self._comparable(name, self.fields[name].to_python(value)))
         return tuple(values)
+
+    def _comparable(self, name: str, value: Any) -> Any:
+        """Return ``value`` as the database compares it, so equal keys lock alike."""
+        if isinstance(value, Decimal):
+            return value.normalize()  # 1.0 and 1.00 are one key
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(timezone.utc)  # one instant, whatever the offset
+        collation = (getattr(self.fields[name], "db_collation", None) or "").lower()
+        if self.fold and isinstance(value, str) and not collation.endswith(("_bin", "_cs")):
+            return value.casefold().rstrip(" ")
+        return value

@@ -159,12 +159,12 @@ class Planner(Generic[M]):
         On PostgreSQL the locks last until the transaction ends (see the module docstring).
         """
         # Every unique key, not only the target: another upsert may target another key of
-        # the same row.
+        # the same row. (An expression in a key the statement does not watch is no key.)
         keys = [
             (key, values)
             for obj in objs
             for key in self.reserve_keys
-            if (values := self.normalize(key, obj.__dict__)) is not None
+            if (values := self.normalize(key, obj.__dict__, strict=False)) is not None
         ]
         with keylocks.reserve(self.using, self.model._meta.db_table, keys):
             yield

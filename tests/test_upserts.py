@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connections, models, transaction
+from django.db import NotSupportedError, connections, models, transaction
+from django.db.models import Value
+from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
 
 from bulk_triggers import HasChanged, bypass
@@ -412,3 +414,15 @@ def test_abulk_create_fires_the_same_events(using: str, recorder: Recorder) -> N
     async_to_sync(run)()
     assert recorder.column("after", "update", "sku") == ["a"]
     assert recorder.column("after", "create", "sku") == ["n"]
+
+
+def test_an_expression_in_a_key_is_refused_before_any_trigger(
+    using: str, recorder: Recorder
+) -> None:
+    """A key computed by the database cannot be matched beforehand: NotSupportedError."""
+    seed()
+    objs = build(UpsertItem, [("x", "us", "1", "N", 5)])
+    objs[0].sku = Upper(Value("a"))
+    with pytest.raises(NotSupportedError, match=r"UpsertItem: sku is the expression"):
+        UpsertItem.objects.bulk_create(objs, **conflict_options(using, ["sku"]))
+    assert recorder.calls == []
