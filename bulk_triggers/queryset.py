@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.db.models.functions import Cast
 from django.db.models.sql.where import WhereNode
 from django.utils import timezone
 
+from bulk_triggers import upsert
 from bulk_triggers.composition import check_composition
 from bulk_triggers.computed import generated_attnames, pending, read_back
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
@@ -40,12 +42,14 @@ from bulk_triggers.rows import (
 )
 from bulk_triggers.snapshot import (
     Snapshot,
+    clone,
     copy_back,
     copy_value,
     mutable_indexes,
     stored_view,
     writable_attnames,
 )
+from bulk_triggers.unique_keys import is_unique_key, unique_keys
 
 M = TypeVar("M", bound=models.Model)
 
@@ -121,6 +125,8 @@ class TriggerQuerySet(models.QuerySet[M]):
         return obj, created
 
     def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
+        if upsert.has_conflicts(args, kwargs):
+            return self._bulk_upsert(objs, args, kwargs)
         triggers = triggers_for(self.model, "create")
         if not triggers:
             return super().bulk_create(objs, *args, **kwargs)
@@ -138,6 +144,43 @@ class TriggerQuerySet(models.QuerySet[M]):
                 computed = pending(self.model, chunk)
                 plain.bulk_create(chunk, *args, **kwargs)
                 dispatch.after(read_back(self.model, chunk, computed, using), None)
+        return objs
+
+    def _bulk_upsert(self, objs: Iterable[M], args: Any, kwargs: dict[str, Any]) -> list[M]:
+        """Run ``bulk_create()`` with conflicts; each row fires what happens to it (``upsert.py``).
+
+        Rows it inserts fire create triggers, rows it updates update triggers, rows it
+        skips nothing. With no trigger for those events it is Django's call.
+        """
+        updating = upsert.has_conflicts(args, kwargs, update=True)
+        creates = triggers_for(self.model, "create")
+        updates = triggers_for(self.model, "update") if updating else ()
+        if not creates and not updates:
+            return super().bulk_create(objs, *args, **kwargs)
+        objs = list(objs)
+        self._check_bulk_create(objs, *args, **kwargs)
+        if not objs:
+            return objs
+        using = self._write_alias()
+        plain = self._plain(using)
+        self._prepare_for_bulk_create(objs)  # type: ignore[attr-defined]  # FK ids, pk defaults
+        options = upsert.Options.parse(self.model, args, kwargs)
+        if options.update and not is_unique_key(self.model, options.unique_fields):
+            _refusal_of_django(plain, objs, args, kwargs)
+            raise ValueError(
+                f"bulk_create() on {self.model._meta.label}: unique_fields "
+                f"{list(options.unique_fields)} are not one of the model's unique keys "
+                f"{unique_keys(self.model)}, so its triggers cannot tell which rows "
+                "would be updated. Declare the constraint on the model."
+            )
+        planner = upsert.Planner(self.model, options, using)
+        steps = upsert.Steps(self.model, options, using, creates, updates, planner.keys)
+        with transaction.atomic(using=using), planner.reserved(objs):
+            for chunk in chunks(objs):
+                plan = planner.plan(chunk)
+                if plan.repeated:  # PostgreSQL refuses to change a row twice in one go.
+                    _refusal_of_django(plain, chunk, args, kwargs)
+                steps.run(plan, partial(plain.bulk_create, chunk, *args, **kwargs))
         return objs
 
     def _check_bulk_create(self, objs: Sequence[M], *args: Any, **kwargs: Any) -> None:
@@ -158,6 +201,8 @@ class TriggerQuerySet(models.QuerySet[M]):
             if parent._meta.concrete_model is not opts.concrete_model:
                 raise ValueError("Can't bulk create a multi-table inherited model")
         _check_instances(self.model, objs, "bulk_create")
+        if not objs:
+            return  # Django checks the conflict options only when there is something to write.
         unique_fields = [
             opts.get_field(opts.pk.name if name == "pk" else name)
             for name in options.get("unique_fields") or ()
@@ -311,6 +356,26 @@ class TriggerQuerySet(models.QuerySet[M]):
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
     update.alters_data = True  # type: ignore[attr-defined]
+
+
+class _RolledBack(Exception):
+    """Undo a savepoint in which Django's own call was only asked whether it refuses."""
+
+
+def _refusal_of_django(
+    plain: models.QuerySet[Any], objs: Sequence[Any], args: Any, kwargs: dict[str, Any]
+) -> None:
+    """Raise what Django's bulk_create() of ``objs`` raises, before any trigger runs.
+
+    The call runs on copies, in a savepoint that is always rolled back, so it changes
+    neither the database nor the caller's objects; if it succeeds, this returns.
+    """
+    try:
+        with transaction.atomic(using=plain.db):
+            plain.bulk_create([clone(obj) for obj in objs], *args, **kwargs)
+            raise _RolledBack
+    except _RolledBack:
+        pass
 
 
 def _pk_key(model: type[models.Model]) -> Callable[[Any], Any]:

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "tests.errorsapp",
     "tests.shapesapp",
     "tests.keysapp",
+    "tests.upsertsapp",
     "shop",
 ]
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from django.db import NotSupportedError, connections
+
 from bulk_triggers import Trigger, bypass
 from bulk_triggers.testing import capture_triggers, isolated_registry
 from tests.testapp.models import CodeThing, Customer, Item, Place, Restaurant
+from tests.upsertsapp.models import UpsertPartial
 
 
 def test_cascaded_rows_do_not_fire_their_delete_triggers(using: str) -> None:
@@ -46,8 +50,8 @@ def test_child_model_operations_fire_the_parents_triggers_too(using: str) -> Non
     assert [call.new for call in captured.calls] == [[restaurant], [restaurant]]
 
 
-def test_ignore_conflicts_hands_every_object_to_create_triggers(using: str) -> None:
-    """With ignore_conflicts, objects the database skipped still reach the create triggers."""
+def test_ignore_conflicts_fires_create_only_for_inserted_rows(using: str) -> None:
+    """Formerly a limit: objects the database skipped no longer reach the create triggers."""
     CodeThing.objects.create(code="a", label="kept")
     with isolated_registry():
 
@@ -60,8 +64,26 @@ def test_ignore_conflicts_hands_every_object_to_create_triggers(using: str) -> N
                 [CodeThing(code="a", label="skipped"), CodeThing(code="b")], ignore_conflicts=True
             )
     rows: Any = captured.calls[0].new
-    assert [thing.code for thing in rows] == ["a", "b"]
+    assert [thing.code for thing in rows] == ["b"]
     assert CodeThing.objects.get(code="a").label == "kept"
+
+
+def test_ignore_conflicts_refuses_a_constraint_it_cannot_read(using: str) -> None:
+    """A partial unique constraint cannot be pre-selected: NotSupportedError, nothing written."""
+    with isolated_registry():
+
+        class Created(Trigger[UpsertPartial]):
+            def on_after_create(self, new: list[UpsertPartial]) -> None:
+                pass
+
+        objs = [UpsertPartial(code="x")]
+        if not connections[using].features.supports_partial_indexes:  # MariaDB ignores it
+            UpsertPartial.objects.bulk_create(objs, ignore_conflicts=True)
+            assert UpsertPartial.objects.count() == 1
+            return
+        with pytest.raises(NotSupportedError, match="upsertpartial_active"):
+            UpsertPartial.objects.bulk_create(objs, ignore_conflicts=True)
+    assert not UpsertPartial.objects.exists()
 
 
 def test_chunks_walk_the_rows_in_primary_key_order(using: str, settings: Any) -> None:
