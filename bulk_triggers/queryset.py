@@ -9,7 +9,7 @@ dispatch twice), and runs the after stage.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from decimal import Decimal
@@ -20,6 +20,7 @@ from django.db.models import ExpressionWrapper, Value
 from django.db.models.functions import Cast
 from django.db.models.sql.where import WhereNode
 
+from bulk_triggers.deletion import delete_queryset, may_fire
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
 from bulk_triggers.rows import in_chunks, load_by_pk, row_builder, selection, with_annotations
@@ -235,26 +236,12 @@ class TriggerQuerySet(models.QuerySet[M], Generic[M]):
         return updated
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        triggers = triggers_for(self.model, "delete")
-        if not triggers or self.query.is_empty():
+        if not may_fire(self.model) or self.query.is_empty():
             return super().delete()
-        using = self._write_alias()
-        dispatch = Dispatch(self.model, "delete", using, triggers)
-        plain: models.QuerySet[M] = models.QuerySet(model=self.model, using=using)
-        total, per_model = 0, Counter[str]()
         self._check_delete()
-        with transaction.atomic(using=using):
-            attnames = [f.attname for f in self.model._meta.concrete_fields]
-            build = row_builder(self.model, using, attnames)
-            for rows in in_chunks(selection(self, using).values_list(*attnames)):
-                old = [build(row) for row in rows]
-                dispatch.before(None, old)
-                count, counts = plain.filter(pk__in=[row.pk for row in old]).delete()
-                total += count
-                per_model.update(counts)
-                dispatch.after(None, old)
+        result = delete_queryset(self, self._write_alias())
         self._result_cache = None
-        return total, dict(per_model)
+        return result
 
     def _check_delete(self) -> None:
         """Refuse what Django's delete() refuses, without touching the database.

@@ -27,6 +27,9 @@ class Registry:
         self._triggers: list[TriggerMeta] = []
         self._cache: dict[tuple[type[Model], str], tuple[TriggerMeta, ...]] = {}
         self._lock = threading.Lock()
+        # Bumped on every change, so that caches derived from the registry (the
+        # deletion module's "can this delete fire anything?") know when to forget.
+        self.version = 0
 
     def register(self, trigger: TriggerMeta) -> None:
         """Add ``trigger``; registering a class twice is a no-op."""
@@ -34,6 +37,7 @@ class Registry:
             if trigger not in self._triggers:
                 self._triggers.append(trigger)
                 self._cache = {}
+                self.version += 1
 
     def unregister(self, trigger: TriggerMeta) -> None:
         """Remove ``trigger``; removing one that is not registered is a no-op."""
@@ -41,6 +45,7 @@ class Registry:
             if trigger in self._triggers:
                 self._triggers.remove(trigger)
                 self._cache = {}
+                self.version += 1
 
     def __iter__(self) -> Iterator[TriggerMeta]:
         return iter(sorted(self._triggers, key=_sort_key))
@@ -93,6 +98,7 @@ class Registry:
             with self._lock:
                 self._triggers = saved
                 self._cache = {}
+                self.version += 1
 
 
 def _proxy_lineage(model: type[Model]) -> Iterator[type[Model]]:

@@ -9,10 +9,10 @@ from bulk_triggers.testing import capture_triggers, isolated_registry
 from tests.testapp.models import CodeThing, Customer, Item, Place, Restaurant
 
 
-def test_cascaded_rows_do_not_fire_their_delete_triggers(using: str) -> None:
-    """Deleting a customer deletes its items by cascade; Item's delete triggers do not run."""
+def test_cascaded_rows_fire_their_delete_triggers(using: str) -> None:
+    """Deleting a customer deletes its items by cascade, and Item's delete triggers see them."""
     customer = Customer.objects.create(name="c")
-    Item.objects.create(name="i", customer=customer)
+    item = Item.objects.create(name="i", customer=customer)
     with isolated_registry():
 
         class ItemGone(Trigger[Item]):
@@ -24,7 +24,7 @@ def test_cascaded_rows_do_not_fire_their_delete_triggers(using: str) -> None:
                 "testapp.Item": 1,
                 "testapp.Customer": 1,
             }
-    assert captured.calls == []
+    assert [[row.pk for row in call.old or []] for call in captured.calls] == [[item.pk]]
     assert not Item.objects.exists()
 
 
