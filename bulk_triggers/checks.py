@@ -9,6 +9,7 @@ from django.apps import apps
 from django.core import checks
 from django.db import models
 
+from bulk_triggers.cascade_checks import check_database_deletes
 from bulk_triggers.exceptions import TriggerDefinitionError
 from bulk_triggers.registry import registry
 from bulk_triggers.trigger import TriggerMeta, check_condition_fields
@@ -30,6 +31,7 @@ def check_triggers(
         if selected is None or model._meta.app_label in selected:
             names = [t.label for t in triggers if t.model is model]
             messages.extend(_check_model(model, names))
+    messages.extend(check_database_deletes(selected))
     return messages
 
 

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "bulk_triggers",
     "tests.testapp",
+    "tests.cascadesapp",
     "shop",
 ]
 
