@@ -20,7 +20,7 @@ each model's rows in primary key order and in chunks of at most ``CHUNK_SIZE``.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from operator import attrgetter
 from typing import Any, cast
 
@@ -36,10 +36,12 @@ from django.db.models.deletion import (
     get_candidate_relations_to_delete,
 )
 
+from bulk_triggers.context import active as skip_bypassed
+from bulk_triggers.deletion_updates import plan_updates
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.registry import registry
-from bulk_triggers.rows import in_chunks, load_by_pk, load_one, locked, row_builder, selection
-from bulk_triggers.snapshot import Snapshot, clone, writable_attnames
+from bulk_triggers.rows import in_chunks, load_one, locked, row_builder, selection
+from bulk_triggers.snapshot import clone
 from bulk_triggers.trigger import TriggerMeta
 
 __all__ = ["delete_instance_rows", "delete_queryset", "may_fire"]
@@ -56,28 +58,30 @@ def _triggers(model: type[models.Model], event: str, *, active: bool = True) -> 
     return triggers_for(model, event) if active else registry.for_model(model, event)
 
 
-_reach: dict[type[models.Model], bool] = {}
+_reach: dict[type[models.Model], tuple[TriggerMeta, ...]] = {}
 _reach_version = [-1]
 
 
 def may_fire(model: type[models.Model]) -> bool:
-    """Return whether deleting rows of ``model`` can reach any registered trigger.
+    """Return whether deleting rows of ``model`` can run any trigger in this context.
 
     That is a delete trigger on the model, a parent, or any model a cascade can reach,
-    or an update trigger on a model whose key the collector would ``SET_*``. Answered
-    from a cache that is dropped whenever the registry changes.
+    or an update trigger on a model whose key the collector would ``SET_*``, unless
+    ``bypass()`` skips them all. Which triggers are reachable is cached per model, and
+    the cache is dropped whenever the registry changes.
     """
     if _reach_version[0] != registry.version:
         _reach.clear()
         _reach_version[0] = registry.version
     try:
-        return _reach[model]
+        found = _reach[model]
     except KeyError:
-        found = _reach[model] = _walk(model)
-        return found
+        found = _reach[model] = tuple(dict.fromkeys(_walk(model)))
+    return bool(found) and bool(skip_bypassed(found))
 
 
-def _walk(start: type[models.Model]) -> bool:
+def _walk(start: type[models.Model]) -> Iterator[TriggerMeta]:
+    """Yield the triggers that deleting rows of ``start`` can reach, following Django's rules."""
     seen: set[type[models.Model]] = set()
     todo = [start]
     while todo:
@@ -85,8 +89,7 @@ def _walk(start: type[models.Model]) -> bool:
         if model in seen:
             continue
         seen.add(model)
-        if _triggers(model, "delete", active=False):
-            return True
+        yield from _triggers(model, "delete", active=False)
         todo.extend(model._meta.get_parent_list())
         for related in get_candidate_relations_to_delete(model._meta):
             on_delete = related.field.remote_field.on_delete  # type: ignore[attr-defined]
@@ -95,16 +98,15 @@ def _walk(start: type[models.Model]) -> bool:
                 todo.append(target)
             elif on_delete in _SKIPPED or hasattr(on_delete, "on_delete_sql"):
                 continue  # Refusals, and what the database does on its own (DB_*).
-            elif _triggers(target, "update", active=False):
-                return True  # SET_NULL, SET_DEFAULT, SET(...), or a custom handler.
-            elif on_delete not in (SET_NULL, SET_DEFAULT) and not _is_set(on_delete):
-                todo.append(target)  # A custom handler may cascade.
+            else:  # SET_NULL, SET_DEFAULT, SET(...), or a custom handler.
+                yield from _triggers(target, "update", active=False)
+                if on_delete not in (SET_NULL, SET_DEFAULT) and not _is_set(on_delete):
+                    todo.append(target)  # A custom handler may cascade.
         todo.extend(
             field.remote_field.model
             for field in model._meta.private_fields
             if hasattr(field, "bulk_related_objects")
         )
-    return False
 
 
 def _concrete(model: type[models.Model]) -> type[models.Model]:
@@ -122,14 +124,49 @@ class _Collector(Collector):
     Models with delete or update triggers are treated as having signal receivers: they
     are never fast-deleted nor loaded with deferred fields, so their rows can be handed
     to the triggers. Those rows are read under lock (:func:`~bulk_triggers.rows.locked`).
+    The models Django would have fast-deleted are remembered in ``fast``: once their
+    rows are loaded, :meth:`keep_fast` deletes them as Django would, one statement per
+    chunk rather than one per hundred rows.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast: set[type[models.Model]] = set()
+        self._as_django = False
+
     def _has_signal_listeners(self, model: type[models.Model]) -> bool:
-        return bool(
-            super()._has_signal_listeners(model)  # type: ignore[misc]
-            or _triggers(model, "delete")
-            or _triggers(model, "update")
+        if super()._has_signal_listeners(model):  # type: ignore[misc]
+            return True
+        return not self._as_django and bool(
+            _triggers(model, "delete") or _triggers(model, "update")
         )
+
+    def can_fast_delete(self, objs: Any, from_field: Any = None) -> bool:
+        if super().can_fast_delete(objs, from_field):
+            return True
+        self._as_django = True
+        try:
+            djangos = super().can_fast_delete(objs, from_field)
+        finally:
+            self._as_django = False
+        if djangos:
+            self.fast.add(objs._meta.model if hasattr(objs, "_meta") else objs.model)
+        return False
+
+    def keep_fast(self, keep: models.Model | None) -> None:
+        """Turn the loaded rows of models Django would fast-delete back into fast deletes.
+
+        The instance ``keep`` (``Model.delete()``'s own) stays collected, so that Django
+        clears its primary key as it always does.
+        """
+        for model in self.fast:
+            instances = self.data.get(model)
+            if not instances or (keep is not None and type(keep) is model):
+                continue
+            del self.data[model]
+            plain: models.QuerySet[Any] = models.QuerySet(model=model, using=self.using)
+            pks = sorted(obj.pk for obj in instances)
+            self.fast_deletes.extend(plain.filter(pk__in=chunk) for chunk in chunks(pks))
 
     def related_objects(
         self, related_model: type[models.Model], related_fields: Iterable[Any], objs: Any
@@ -165,6 +202,7 @@ def delete_queryset(queryset: models.QuerySet[Any], using: str) -> tuple[int, di
     with transaction.atomic(using=using):
         for rows in in_chunks(selection(queryset, using).values_list(*attnames)):
             collector = _Collector(using=using, origin=queryset)
+            collector.can_fast_delete(queryset)  # Remembers whether Django would have.
             collector.collect([build(row) for row in rows])
             deleted, per_model = _run(collector, {})
             total += deleted
@@ -173,12 +211,12 @@ def delete_queryset(queryset: models.QuerySet[Any], using: str) -> tuple[int, di
 
 
 def delete_instance_rows(
-    instance: models.Model, using: str, keep_parents: bool
+    instance: models.Model, delete: Callable[..., Any], using: str, keep_parents: bool
 ) -> tuple[int, dict[str, int]]:
     """Delete ``instance`` as Django's ``Model.delete()`` does, with triggers.
 
     The triggers of the instance's own model receive the stored row, not the caller's
-    object; a row that is not stored (any more) is deleted by Django alone.
+    object; a row that is not stored (any more) is left to ``delete``, Django's own.
     """
     model = type(instance)
     collector = _Collector(using=using, origin=instance)
@@ -186,12 +224,15 @@ def delete_instance_rows(
         stored: dict[int, models.Model | None] = {}
         if _triggers(model, "delete"):
             stored[id(instance)] = load_one(model, instance.pk, using)
+            if stored[id(instance)] is None:
+                result: tuple[int, dict[str, int]] = delete(using=using, keep_parents=keep_parents)
+                return result
         collector.collect([instance], keep_parents=keep_parents)
         return _run(collector, stored)
 
 
 def _run(
-    collector: Collector, stored: dict[int, models.Model | None]
+    collector: _Collector, stored: dict[int, models.Model | None]
 ) -> tuple[int, dict[str, int]]:
     """Run the before stages, the collector's writes, the updates' changes, the after stages."""
     using = collector.using
@@ -202,12 +243,13 @@ def _run(
         for model, instances in collector.data.items()
         for obj in instances
     }
-    updates = _updates(collector, gone)
+    updates = plan_updates(collector, gone, _triggers)
     for update in updates:
         update.before()
     for dispatch, rows in deletes:
         for chunk in chunks(rows):
             dispatch.before(None, chunk)
+    collector.keep_fast(collector.origin if isinstance(collector.origin, models.Model) else None)
     result: tuple[int, dict[str, int]] = collector.delete()
     for update in updates:
         update.write(using)
@@ -255,89 +297,3 @@ def _parent_parts(
             if ptr is not None:
                 parts[_concrete(parent)].update(getattr(obj, ptr.attname) for obj in instances)
     return parts
-
-
-class _Update:
-    """The ``SET_*`` updates of one model with update triggers: its rows, stages and changes."""
-
-    def __init__(
-        self, model: type[models.Model], using: str, triggers: tuple[TriggerMeta, ...]
-    ) -> None:
-        self.model = model
-        self.dispatch = Dispatch(model, "update", using, triggers)
-        self.values: dict[Any, dict[str, Any]] = defaultdict(dict)  # pk -> attname -> value
-        self.pairs: list[tuple[Rows, Rows, Snapshot | None]] = []
-
-    def load(self, using: str) -> None:
-        """Read the stored rows under lock, chunk by chunk, and build each row's ``new``."""
-        watched = writable_attnames(self.model)
-        for keys in chunks(sorted(self.values)):
-            stored = load_by_pk(self.model, keys, using)
-            old = [stored[pk] for pk in keys if pk in stored]
-            new = [clone(row) for row in old]
-            for row in new:
-                row.__dict__.update(self.values[row.pk])
-            snapshot = Snapshot.take(new, watched) if self.dispatch.has_before else None
-            self.pairs.append((new, old, snapshot))
-
-    def before(self) -> None:
-        for new, old, _ in self.pairs:
-            self.dispatch.before(new, old)
-
-    def write(self, using: str) -> None:
-        """Write what before triggers changed, after the collector wrote the keys."""
-        plain: models.QuerySet[Any] = models.QuerySet(model=self.model, using=using)
-        for new, _, snapshot in self.pairs:
-            if snapshot is None:
-                continue
-            groups: dict[frozenset[str], Rows] = defaultdict(list)
-            for row, changed in zip(new, snapshot.changes(new), strict=True):
-                if changed:
-                    groups[changed].append(row)
-            for names, rows in groups.items():
-                plain.bulk_update(rows, sorted(names))
-
-    def after(self) -> None:
-        for new, old, _ in self.pairs:
-            self.dispatch.after(new, old)
-
-
-def _updates(collector: Collector, gone: set[tuple[type[models.Model], Any]]) -> list[_Update]:
-    """Plan the ``SET_*`` updates of models with update triggers; make their writes plain.
-
-    Rows that the collector also deletes (Django nulls some keys first) are left out:
-    they fire their delete triggers alone. The collector's queryset writes become plain
-    querysets, so that a ``TriggerQuerySet.update()`` does not dispatch them a second time.
-    """
-    plans: dict[type[models.Model], _Update] = {}
-    for (field, value), entries in collector.field_updates.items():
-        model = _concrete(field.model)
-        triggers = _triggers(model, "update")
-        if not triggers:
-            continue
-        update = plans.get(model) or plans.setdefault(
-            model, _Update(model, collector.using, triggers)
-        )
-        written = _raw(field, value)
-        listed: list[Any] = entries
-        for index, entry in enumerate(listed):
-            if isinstance(entry, models.QuerySet) and entry._result_cache is None:
-                listed[index] = models.QuerySet(
-                    model=entry.model, query=entry.query.chain(), using=entry.db
-                )
-                keys: Iterable[Any] = entry.values_list("pk", flat=True)
-            else:
-                keys = [obj.pk for obj in entry]
-            for pk in keys:
-                if (model, pk) not in gone:
-                    update.values[pk][field.attname] = written
-    for update in plans.values():
-        update.load(collector.using)
-    return [update for update in plans.values() if update.pairs]
-
-
-def _raw(field: Any, value: Any) -> Any:
-    """Return what the instance attribute ``field.attname`` holds once ``value`` is written."""
-    if isinstance(value, models.Model):
-        return getattr(value, field.target_field.attname)
-    return value

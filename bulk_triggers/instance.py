@@ -146,7 +146,7 @@ def delete_instance(
     if not may_fire(model) or not instance._is_pk_set():  # type: ignore[attr-defined]
         return delete(using=using, keep_parents=keep_parents)
     using = using or router.db_for_write(model, instance=instance)
-    return delete_instance_rows(instance, using, keep_parents)
+    return delete_instance_rows(instance, delete, using, keep_parents)
 
 
 def _known_fields(model: type[models.Model]) -> set[str]:

@@ -479,3 +479,31 @@ def test_a_trigger_defined_later_is_seen_by_the_next_delete(using: str) -> None:
     with capture_triggers() as captured:
         root.delete()
     assert rows_of(captured, CascLeaf, "after", "delete") == leaves
+
+
+@pytest.fixture
+def admin_client_on(using: str, client: Any) -> Any:
+    """Return a test client logged in as a superuser of the test's database."""
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    return client
+
+
+@pytest.mark.parametrize("view", ["delete_view", "delete_selected"])
+def test_admin_deletes_fire_the_trees_triggers(using: str, admin_client_on: Any, view: str) -> None:
+    """The admin's delete view and "delete selected" action fire every cascaded row's triggers."""
+    root, other = build_tree(), build_tree()
+    expected = expected_deletes(root)
+    watch(*TREE)
+    with capture_triggers() as captured:
+        if view == "delete_view":
+            url = f"/admin/cascadesapp/cascroot/{root.pk}/delete/"
+            response = admin_client_on.post(url, {"post": "yes"})
+        else:
+            data = {"action": "delete_selected", "_selected_action": [root.pk], "post": "yes"}
+            response = admin_client_on.post("/admin/cascadesapp/cascroot/", data)
+    assert response.status_code == 302
+    for model, pks in expected.items():
+        assert rows_of(captured, model, "after", "delete") == pks, model
+    assert list(CascRoot.objects.filter(name="root").values_list("pk", flat=True)) == [other.pk]

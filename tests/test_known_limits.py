@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from django.db.models import RestrictedError
+
 from bulk_triggers import Trigger
 from bulk_triggers.testing import capture_triggers, isolated_registry
+from tests.cascadesapp.models import CascBranch, CascRestricted, CascRoot
 from tests.testapp.models import CodeThing, Customer, Item, Place, Restaurant
 
 
@@ -96,3 +100,21 @@ def test_saving_a_loaded_row_deleted_meanwhile_skips_create_triggers(using: str)
             item.save()
     assert captured.calls == []
     assert Item.objects.filter(pk=item.pk).exists()
+
+
+def test_restrict_is_judged_per_chunk_of_a_large_delete(using: str, settings: Any) -> None:
+    """Over CHUNK_SIZE rows, a RESTRICT row that only a later chunk cascades to is refused."""
+    settings.BULK_TRIGGERS = {"CHUNK_SIZE": 1}
+    first, second = CascRoot.objects.create(), CascRoot.objects.create()
+    branch = CascBranch.objects.create(root=first)
+    CascRestricted.objects.create(branch=branch, root=second)
+    with isolated_registry():
+
+        class BranchGone(Trigger[CascBranch]):
+            def on_after_delete(self, old: list[CascBranch]) -> None:
+                pass
+
+        with pytest.raises(RestrictedError):
+            CascRoot.objects.filter(pk__in=[first.pk, second.pk]).delete()
+        settings.BULK_TRIGGERS = {"CHUNK_SIZE": 2}
+        assert CascRoot.objects.filter(pk__in=[first.pk, second.pk]).delete()[0] == 4
