@@ -81,7 +81,9 @@ def _check_model(model: type[models.Model], names: list[str]) -> Iterable[checks
             obj=model,
             id="bulk_triggers.E001",
         )
-    if not issubclass(model, TriggerModelMixin):
+    # An auto-created through model cannot take the mixin, nor needs it: many-to-many
+    # writes go through its manager.
+    if not issubclass(model, TriggerModelMixin) and not model._meta.auto_created:
         message = (
             f"{label} has triggers ({listed}) but does not subclass TriggerModelMixin: "
             "obj.save() and obj.delete() would skip them."

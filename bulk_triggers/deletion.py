@@ -12,8 +12,8 @@ A ``QuerySet.delete()`` of more than ``CHUNK_SIZE`` rows does this chunk by chun
 own rows, each chunk with what it cascades to.
 
 Within a stage the ``SET_*`` updates come first, in the order Django writes them, then
-the deletes, model by model in the order Django deletes them (rows that others depend on
-last: cascaded children before their parents, a multi-table child before its parents),
+the deletes, model by model in the order the collector sorts them for deleting
+(cascaded rows before the rows they point to, a multi-table child before its parents),
 each model's rows in primary key order and in chunks of at most ``CHUNK_SIZE``.
 """
 

@@ -9,7 +9,7 @@ from django.db import models
 
 from bulk_triggers import Trigger
 from bulk_triggers.checks import check_triggers
-from tests.cascadesapp.models import CascLoose, CascNullable
+from tests.cascadesapp.models import CascLoose, CascNullable, CascRoot
 
 
 def _w007() -> list[str]:
@@ -67,3 +67,14 @@ def test_database_level_on_delete_is_w007() -> None:
     finally:
         field.remote_field.on_delete = original
     assert "cascadesapp.CascNullable.root uses on_delete=DB_SET_NULL" in message
+
+
+def test_triggers_on_an_auto_created_through_model_pass_the_checks() -> None:
+    """Trigger[CascRoot.tags.through] is wired: no E001/E002/W002/W006 for the through model."""
+    through = CascRoot.tags.through
+
+    class Links(Trigger[through]):  # type: ignore[valid-type]
+        def on_after_create(self, new: list[models.Model]) -> None:
+            pass
+
+    assert [m.id for m in check_triggers() if m.obj is through] == []

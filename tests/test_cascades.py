@@ -12,7 +12,7 @@ from django.db import connections, models
 from django.db.models import ProtectedError, RestrictedError
 from django.test.utils import CaptureQueriesContext
 
-from bulk_triggers import Trigger
+from bulk_triggers import Trigger, bypass
 from bulk_triggers.testing import Capture, capture_triggers
 from tests.cascadesapp.models import (
     CascBranch,
@@ -507,3 +507,45 @@ def test_admin_deletes_fire_the_trees_triggers(using: str, admin_client_on: Any,
     for model, pks in expected.items():
         assert rows_of(captured, model, "after", "delete") == pks, model
     assert list(CascRoot.objects.filter(name="root").values_list("pk", flat=True)) == [other.pk]
+
+
+def test_cascaded_rows_reach_their_triggers_in_chunks(using: str, settings: Any) -> None:
+    """With CHUNK_SIZE 3, eight cascaded leaves arrive as 3, 3 and 2 rows per stage."""
+    settings.BULK_TRIGGERS = {**settings.BULK_TRIGGERS, "CHUNK_SIZE": 3}
+    root = build_tree(leaves=4)
+    leaves = expected_deletes(root)[CascLeaf]
+    watch(CascLeaf)
+    with capture_triggers() as captured:
+        root.delete()
+    for stage in ("before", "after"):
+        calls = captured.of(stage=stage, event="delete")
+        assert [len(call.old or []) for call in calls] == [3, 3, 2]
+    assert rows_of(captured, CascLeaf, "after", "delete") == leaves
+
+
+def test_bypassing_every_reachable_trigger_leaves_the_delete_djangos(using: str) -> None:
+    """Under bypass() of the only reachable trigger's model, the statements are Django's."""
+    ours, theirs = build_tree(), build_tree()
+    expected = _statements(using, lambda: plain_delete("queryset", theirs))
+    watch(CascLeaf)
+    with bypass(CascLeaf), capture_triggers() as captured:
+        assert _statements(using, lambda: ENTRIES["queryset"](ours)) == expected
+    assert captured.calls == []
+
+
+def test_cascaded_rows_reach_the_commit_stage(
+    using: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    """on_commit_delete of a cascaded model gets its rows once the transaction commits."""
+    root = build_tree()
+    leaves = expected_deletes(root)[CascLeaf]
+    committed: list[Any] = []
+
+    class LeafCommitted(Trigger[CascLeaf]):
+        def on_commit_delete(self, old: list[CascLeaf]) -> None:
+            committed.extend(row.pk for row in old)
+
+    with django_capture_on_commit_callbacks(using=using, execute=True):
+        root.delete()
+        assert committed == []
+    assert committed == leaves
