@@ -35,6 +35,7 @@ from django.db.models.deletion import (
     Collector,
     get_candidate_relations_to_delete,
 )
+from django.db.models.signals import class_prepared
 
 from bulk_triggers.context import active as skip_bypassed
 from bulk_triggers.deletion_updates import plan_updates
@@ -62,13 +63,21 @@ _reach: dict[type[models.Model], tuple[TriggerMeta, ...]] = {}
 _reach_version = [-1]
 
 
+def _forget_reach(**kwargs: Any) -> None:
+    """Drop the cache when a model class is created: it may add relations to walk."""
+    _reach.clear()
+
+
+class_prepared.connect(_forget_reach, weak=False)
+
+
 def may_fire(model: type[models.Model]) -> bool:
     """Return whether deleting rows of ``model`` can run any trigger in this context.
 
     That is a delete trigger on the model, a parent, or any model a cascade can reach,
     or an update trigger on a model whose key the collector would ``SET_*``, unless
     ``bypass()`` skips them all. Which triggers are reachable is cached per model, and
-    the cache is dropped whenever the registry changes.
+    the cache is dropped whenever the registry changes or a model class is created.
     """
     if _reach_version[0] != registry.version:
         _reach.clear()

@@ -549,3 +549,22 @@ def test_cascaded_rows_reach_the_commit_stage(
         root.delete()
         assert committed == []
     assert committed == leaves
+
+
+def test_a_new_model_class_drops_the_reachability_cache() -> None:
+    """A model created later may add a relation to walk: the cached answers are dropped."""
+    from django.test.utils import isolate_apps
+
+    from bulk_triggers import deletion
+
+    deletion.may_fire(CascRoot)
+    assert CascRoot in deletion._reach
+    with isolate_apps("tests.cascadesapp"):
+
+        class CascLater(models.Model):
+            root = models.ForeignKey(CascRoot, on_delete=models.CASCADE)
+
+            class Meta:
+                app_label = "cascadesapp"
+
+    assert CascRoot not in deletion._reach
