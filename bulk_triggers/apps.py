@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -17,8 +17,12 @@ class SimpleBulkTriggersConfig(AppConfig):
         from django.core import checks
 
         from bulk_triggers.checks import check_triggers
+        from bulk_triggers.models import use_trigger_managers
 
         checks.register(check_triggers, checks.Tags.models)
+        # Models of apps listed before bulk_triggers were prepared before it could watch.
+        for model in apps.get_models(include_auto_created=True):
+            use_trigger_managers(model)
 
 
 class BulkTriggersConfig(SimpleBulkTriggersConfig):

@@ -9,6 +9,7 @@ from django.apps import apps
 from django.core import checks
 from django.db import models
 
+from bulk_triggers.cascade_checks import check_database_deletes
 from bulk_triggers.exceptions import TriggerDefinitionError
 from bulk_triggers.registry import registry
 from bulk_triggers.trigger import EVENT_METHODS, EVENTS, TriggerMeta, check_condition_fields
@@ -34,6 +35,7 @@ def check_triggers(
             applying = {t for event in EVENTS for t in registry.for_model(model, event)}
             names = [t.label for t in triggers if t in applying]
             messages.extend(_check_model(model, names))
+    messages.extend(check_database_deletes(selected))
     return messages
 
 
@@ -94,7 +96,9 @@ def _check_model(model: type[models.Model], names: list[str]) -> Iterable[checks
             obj=model,
             id="bulk_triggers.E001",
         )
-    if not issubclass(model, TriggerModelMixin):
+    # An auto-created through model cannot take the mixin, nor needs it: many-to-many
+    # writes go through its manager.
+    if not issubclass(model, TriggerModelMixin) and not model._meta.auto_created:
         message = (
             f"{label} has triggers ({listed}) but does not subclass TriggerModelMixin: "
             "obj.save() and obj.delete() would skip them."

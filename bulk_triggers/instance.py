@@ -12,6 +12,7 @@ from typing import Any
 from django.db import models, router, transaction
 
 from bulk_triggers.computed import pending, read_back
+from bulk_triggers.deletion import delete_instance_rows, may_fire
 from bulk_triggers.dispatch import Dispatch, triggers_for
 from bulk_triggers.rows import load_one, writes_key
 from bulk_triggers.snapshot import (
@@ -174,21 +175,16 @@ def _deferred_save(
 def delete_instance(
     instance: models.Model, delete: Callable[..., Any], using: str | None, keep_parents: bool
 ) -> Any:
-    """Run ``delete(using, keep_parents)`` with the delete triggers that apply."""
+    """Run ``delete(using, keep_parents)``, or the same delete with every trigger it reaches.
+
+    With no trigger reachable through the deletion collector (see
+    :func:`bulk_triggers.deletion.may_fire`), this is Django's own ``delete()``.
+    """
     model = type(instance)
-    triggers = triggers_for(model, "delete")
-    if not triggers or not instance._is_pk_set():  # type: ignore[attr-defined]
+    if not may_fire(model) or not instance._is_pk_set():  # type: ignore[attr-defined]
         return delete(using=using, keep_parents=keep_parents)
     using = using or router.db_for_write(model, instance=instance)
-    dispatch = Dispatch(model, "delete", using, triggers)
-    with transaction.atomic(using=using):
-        old = load_one(model, instance.pk, using)
-        if old is None:
-            return delete(using=using, keep_parents=keep_parents)
-        dispatch.before(None, [old])
-        result = delete(using=using, keep_parents=keep_parents)
-        dispatch.after(None, [old])
-    return result
+    return delete_instance_rows(instance, delete, using, keep_parents)
 
 
 def _known_fields(model: type[models.Model]) -> set[str]:

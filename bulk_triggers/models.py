@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
-from django.db.models.options import Options
+from django.db.models.options import Options, make_immutable_fields_list
 from django.db.models.signals import class_prepared
 from django.utils.functional import cached_property
 
@@ -64,9 +64,50 @@ class _TriggerOptions(Options):  # type: ignore[type-arg]
         return replacement
 
 
+class _ThroughOptions(_TriggerOptions):
+    """Options of an auto-created many-to-many through model: its managers use triggers.
+
+    ``add()``, ``remove()``, ``set()`` and ``clear()`` write through the through model's
+    default manager, which Django creates as a plain ``Manager``; handing out
+    ``TriggerQuerySet`` instead lets ``Trigger[Order.tags.through]`` fire. Without
+    triggers, ``TriggerQuerySet`` is Django's own, query for query.
+    """
+
+    @cached_property
+    def managers(self) -> Any:
+        managers = Options.managers.func(self)  # type: ignore[attr-defined]
+        return make_immutable_fields_list("managers", map(_trigger_manager, managers))
+
+
+def _trigger_manager(manager: models.Manager[Any]) -> models.Manager[Any]:
+    if type(manager) is not models.Manager:
+        return manager
+    replacement: TriggerManager[Any] = TriggerManager()
+    replacement.name = manager.name
+    replacement.model = manager.model
+    replacement.auto_created = manager.auto_created
+    replacement.creation_counter = manager.creation_counter
+    return replacement
+
+
+def use_trigger_managers(model: type[models.Model]) -> None:
+    """Make ``model``'s automatic managers hand out ``TriggerQuerySet``, where it needs them.
+
+    That is a :class:`TriggerModelMixin` subclass (its base manager) and an auto-created
+    many-to-many through model (its default and base managers). Other models, and
+    options classes that are not Django's own, are left as they are.
+    """
+    if type(model._meta) is not Options:
+        return
+    if issubclass(model, TriggerModelMixin):
+        model._meta.__class__ = _TriggerOptions
+    elif model._meta.auto_created:
+        model._meta.__class__ = _ThroughOptions
+        model._meta._expire_cache(reverse=False)  # type: ignore[attr-defined]
+
+
 def _use_trigger_base_manager(sender: type[models.Model], **kwargs: Any) -> None:
-    if issubclass(sender, TriggerModelMixin) and type(sender._meta) is Options:
-        sender._meta.__class__ = _TriggerOptions
+    use_trigger_managers(sender)
 
 
 class_prepared.connect(_use_trigger_base_manager)

@@ -9,7 +9,7 @@ dispatch twice), and runs the after stage.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from datetime import datetime
@@ -27,6 +27,7 @@ from django.utils import timezone
 from bulk_triggers import upsert
 from bulk_triggers.composition import check_composition
 from bulk_triggers.computed import generated_attnames, pending, read_back
+from bulk_triggers.deletion import delete_queryset, may_fire
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
 from bulk_triggers.rows import (
@@ -317,28 +318,15 @@ class TriggerQuerySet(models.QuerySet[M]):
         return updated
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        triggers = triggers_for(self.model, "delete")
-        if not triggers or self.query.is_empty():
+        if not may_fire(self.model) or self.query.is_empty():
             return super().delete()
-        using = self._write_alias()
-        dispatch = Dispatch(self.model, "delete", using, triggers)
-        plain: models.QuerySet[M] = models.QuerySet(model=self.model, using=using)
-        total, per_model = 0, Counter[str]()
         self._check_delete()
+        using = self._write_alias()
         if filters_on_window(self):
             _refuse_as_django_would_here(super().delete, using)
-        with transaction.atomic(using=using):
-            attnames = [f.attname for f in self.model._meta.concrete_fields]
-            build = row_builder(self.model, using, attnames)
-            for rows in in_chunks(selection(self, using).values_list(*attnames)):
-                old = [build(row) for row in rows]
-                dispatch.before(None, old)
-                count, counts = plain.filter(pk__in=[row.pk for row in old]).delete()
-                total += count
-                per_model.update(counts)
-                dispatch.after(None, old)
+        result = delete_queryset(self, using)
         self._result_cache = None
-        return total, dict(per_model)
+        return result
 
     def _check_delete(self) -> None:
         """Refuse what Django's delete() refuses, without touching the database.

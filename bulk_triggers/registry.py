@@ -32,6 +32,9 @@ class Registry:
         self._cache: dict[tuple[type[Model], str], tuple[TriggerMeta, ...]] = {}
         self._declared: dict[tuple[type[Model], str], tuple[TriggerMeta, ...]] = {}
         self._lock = threading.Lock()
+        # Bumped on every change, so that caches derived from the registry (the
+        # deletion module's "can this delete fire anything?") know when to forget.
+        self.version = 0
 
     def register(self, trigger: TriggerMeta) -> None:
         """Add ``trigger``; registering a class twice is a no-op."""
@@ -50,6 +53,7 @@ class Registry:
     def _forget(self) -> None:
         self._cache = {}
         self._declared = {}
+        self.version += 1
 
     def __iter__(self) -> Iterator[TriggerMeta]:
         return iter(sorted(self._triggers, key=lambda t: (t.order, t._definition_index)))

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "tests.shapesapp",
     "tests.keysapp",
     "tests.upsertsapp",
+    "tests.cascadesapp",
     "shop",
 ]
 
@@ -39,7 +40,8 @@ DATABASE_ROUTERS = ["tests.routers.CurrentDatabaseRouter"]
 
 BULK_TRIGGERS = {"MAX_DEPTH": 16, "CHUNK_SIZE": 2000}
 
-# The forms and admin tests (tests/errorsapp, tests/test_contrib_admin.py).
+# The admin, forms and delete-view tests (tests/errorsapp, tests/test_contrib_admin.py,
+# tests/test_cascades.py).
 INSTALLED_APPS += [
     "django.contrib.admin",
     "django.contrib.sessions",

@@ -6,17 +6,19 @@ from typing import Any
 
 import pytest
 from django.db import NotSupportedError, connections
+from django.db.models import RestrictedError
 
 from bulk_triggers import Trigger, bypass
 from bulk_triggers.testing import capture_triggers, isolated_registry
+from tests.cascadesapp.models import CascBranch, CascRestricted, CascRoot
 from tests.testapp.models import CodeThing, Customer, Item, Place, Restaurant
 from tests.upsertsapp.models import UpsertPartial
 
 
-def test_cascaded_rows_do_not_fire_their_delete_triggers(using: str) -> None:
-    """Deleting a customer deletes its items by cascade; Item's delete triggers do not run."""
+def test_cascaded_rows_fire_their_delete_triggers(using: str) -> None:
+    """Deleting a customer deletes its items by cascade, and Item's delete triggers see them."""
     customer = Customer.objects.create(name="c")
-    Item.objects.create(name="i", customer=customer)
+    item = Item.objects.create(name="i", customer=customer)
     with isolated_registry():
 
         class ItemGone(Trigger[Item]):
@@ -28,7 +30,7 @@ def test_cascaded_rows_do_not_fire_their_delete_triggers(using: str) -> None:
                 "testapp.Item": 1,
                 "testapp.Customer": 1,
             }
-    assert captured.calls == []
+    assert [[row.pk for row in call.old or []] for call in captured.calls] == [[item.pk]]
     assert not Item.objects.exists()
 
 
@@ -134,3 +136,21 @@ def test_saving_a_loaded_row_deleted_meanwhile_skips_create_triggers(using: str)
             item.save()
     assert captured.calls == []
     assert Item.objects.filter(pk=item.pk).exists()
+
+
+def test_restrict_is_judged_per_chunk_of_a_large_delete(using: str, settings: Any) -> None:
+    """Over CHUNK_SIZE rows, a RESTRICT row that only a later chunk cascades to is refused."""
+    settings.BULK_TRIGGERS = {"CHUNK_SIZE": 1}
+    first, second = CascRoot.objects.create(), CascRoot.objects.create()
+    branch = CascBranch.objects.create(root=first)
+    CascRestricted.objects.create(branch=branch, root=second)
+    with isolated_registry():
+
+        class BranchGone(Trigger[CascBranch]):
+            def on_after_delete(self, old: list[CascBranch]) -> None:
+                pass
+
+        with pytest.raises(RestrictedError):
+            CascRoot.objects.filter(pk__in=[first.pk, second.pk]).delete()
+        settings.BULK_TRIGGERS = {"CHUNK_SIZE": 2}
+        assert CascRoot.objects.filter(pk__in=[first.pk, second.pk]).delete()[0] == 4

@@ -37,6 +37,14 @@ SUITES=(
     select_for_update
     model_inheritance
     async
+    generic_relations
+    many_to_many
+    m2m_through
+    m2m_regress
+    one_to_one
+    model_inheritance_regress
+    admin_views.tests.AdminViewDeletedObjectsTest
+    admin_views.test_actions
 )
 
 VENDOR=sqlite
