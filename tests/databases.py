@@ -133,7 +133,7 @@ def _postgresql_version(config: dict[str, Any]) -> str:
 
 
 def _mysql_version(config: dict[str, Any]) -> str:
-    import MySQLdb
+    import MySQLdb  # type: ignore[import-untyped]
 
     connection = MySQLdb.connect(
         host=config["HOST"],
