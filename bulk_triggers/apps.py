@@ -17,8 +17,10 @@ class SimpleBulkTriggersConfig(AppConfig):
         from django.core import checks
 
         from bulk_triggers.checks import check_triggers
+        from bulk_triggers.conf import check_settings
 
         checks.register(check_triggers, checks.Tags.models)
+        checks.register(check_settings)
 
 
 class BulkTriggersConfig(SimpleBulkTriggersConfig):
