@@ -105,7 +105,7 @@ def get(name: str) -> int:
     if problem:
         raise ImproperlyConfigured(problem)
     _cache[name] = value
-    return value
+    return int(value)
 
 
 def flag(name: str) -> bool:
