@@ -72,7 +72,8 @@ $(STAMP): pyproject.toml | $(VPY)
 		exit 1; }
 	@touch $@ $(DEMO_STAMP)
 
-# One after the other (their test databases share names), and both always run.
+# One after the other (each keeps both cores busy), and both always run; their test databases
+# differ (nox appends the Django series to the suffix).
 test: venv
 	@status=0; \
 	$(MAKE) --no-print-directory test-fast || status=1; \

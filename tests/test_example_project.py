@@ -27,7 +27,7 @@ from example_project.databases import database_from_url
 
 from bulk_triggers import bypass
 from bulk_triggers.registry import registry
-from shop import notifications
+from shop import notifications, triggers
 from shop.models import Account, AuditEntry, Order, OrderLine, Product
 from shop.steps import CATALOG, FEED
 from shop.triggers import (
@@ -282,8 +282,9 @@ def test_demo_names_a_trigger_behind_each_effect(using: str, outbox: None) -> No
         reported[model, action] += int(count)
         assert cause == f"{model.split('.')[1]}Audit"
     assert reported == _audit_counts()
-    assert "orders with shipped_at 0 -> " in flat
     assert re.search(r"orders with shipped_at 0 -> \d+ <- ShipOrder\.on_before_update", flat)
+    refusers = re.findall(r"refused ValidationError from (\w+)\.on_before_(?:update|create)", flat)
+    assert len(refusers) == 2 and all(isinstance(getattr(triggers, t), type) for t in refusers)
 
 
 @pytest.mark.django_db(transaction=True)

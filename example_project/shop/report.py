@@ -8,6 +8,7 @@ own explains (rows deleted with their totals, say) is reported as data.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -101,6 +102,19 @@ def _sort(text: str, by: list[Ran], caused: list[str], unexplained: list[str]) -
         caused.append(f"{text}  <- {', '.join(dict.fromkeys(r.method for r in by))}")
     else:
         unexplained.append(text)
+
+
+def raised_by(exc: BaseException, ran: list[Ran]) -> str:
+    """Return the trigger method an exception came from, as its note names it.
+
+    bulk_triggers adds the note (Python 3.11+); without one, a refusal stopped the stage,
+    so the last method that ran is the likeliest.
+    """
+    for note in getattr(exc, "__notes__", []):
+        match = re.match(r"raised by trigger [\w.]*?(\w+\.on_\w+) \(", note)
+        if match:
+            return match.group(1)
+    return ran[-1].method if ran else "a trigger"
 
 
 def block(heading: str, lines: list[str]) -> list[str]:

@@ -24,7 +24,7 @@ from bulk_triggers.testing import capture_triggers
 from shop import notifications
 from shop.measure import State, measure
 from shop.models import Account, AuditEntry, Order, OrderLine, Product
-from shop.report import Ran, block, effects, methods_that_ran, packed
+from shop.report import Ran, block, effects, methods_that_ran, packed, raised_by
 from shop.scenario import Scenario
 from shop.steps import Did
 
@@ -182,8 +182,7 @@ class Demo:
         self, refusal: ValidationError, ran: list[Ran], before: State, after: State
     ) -> None:
         messages = refusal.messages
-        # A refusal stops the dispatch: the last method that ran is the one that raised.
-        by = ran[-1].method if ran else "a trigger"
+        by = raised_by(refusal, ran)
         self._block(
             "refused",
             [f"ValidationError from {by}, {len(messages)} message(s); first: {messages[0]}"],
