@@ -13,6 +13,10 @@ to the commands it runs. ``BULK_TRIGGERS_DB_SUFFIX`` (by default the checkout's 
 ``checkout_suffix()`` in ``tests/databases.py``) gets the session's Django series appended, so
 sessions never share a test database and ``nox -j 2`` is safe.
 
+With ``BULK_TRIGGERS_PROGRESS`` naming a file (``make test`` sets it), each session appends
+its start, and pytest its counts at every tenth of the tests and its end
+(``tests/progress.py``), so that progress shows while ``--parallel`` holds the output back.
+
 Arguments after ``--`` go to pytest: ``nox -- -k bulk_update -x``. Without uv (or behind a
 proxy only pip is configured for), ``nox -db virtualenv`` uses pip instead.
 """
