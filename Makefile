@@ -6,6 +6,8 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 # Written after a complete install; pyproject.toml changes make it stale.
 STAMP := $(VENV)/.bulk_triggers-installed
+# Written after installing the package alone (make demo); the complete install writes it too.
+DEMO_STAMP := $(VENV)/.bulk_triggers-demo-installed
 BENCH_STAMP := $(VENV)/.bulk_triggers-bench-installed
 
 # Extra arguments: `make test-fast PYTEST_ARGS="-k bulk_update -x"`,
@@ -25,10 +27,11 @@ SHELL := /bin/bash
 .PHONY: help venv test test-fast test-matrix lint demo compat bench clean
 
 help:
-	@echo "make demo         set up .venv, migrate the example project on SQLite, run its demo"
+	@echo "make demo         set up .venv with Django and the package only, migrate the example"
+	@echo "                  project on SQLite, run its demo (no database server or driver needed)"
 	@echo "make test         the whole suite: on .venv's Django, then on every Django series"
 	@echo "                  of the nox matrix whose Python is installed"
-	@echo "make test-fast    the suite on .venv's Django only (PYTEST_ARGS=... to narrow it)"
+	@echo "make test-fast    the quick run: the suite on .venv's Django only (PYTEST_ARGS=...)"
 	@echo "make test-matrix  the nox matrix only (NOX_ARGS=... to pick sessions)"
 	@echo "make lint         ruff check, ruff format --check, mypy --strict on the package"
 	@echo "make compat       Django's own write-path suites with TriggerQuerySet everywhere,"
@@ -42,27 +45,35 @@ venv: $(STAMP)
 $(VENV): $(STAMP)
 	@:
 
-$(STAMP): pyproject.toml
+$(VPY):
 	@command -v $(PYTHON) >/dev/null || { \
 		echo "make: '$(PYTHON)' not found; install Python 3.10 or newer, or pass PYTHON=/path/to/python3." >&2; \
 		exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { \
 		echo "make: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); bulk_triggers needs 3.10 or newer (PYTHON=python3.12 make ...)." >&2; \
 		exit 1; }
-	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	@echo "$(VPY) -m pip install --quiet -e '.[test,lint]'  (a minute or two the first time)"
-	@$(VPY) -m pip install --quiet -e '.[test,lint]' || { \
+
+# The demo needs Django and the package only: no database driver, so no MySQL headers.
+$(DEMO_STAMP): pyproject.toml | $(VPY)
+	$(VPY) -m pip install --quiet -e .
+	@touch $@
+
+$(STAMP): pyproject.toml | $(VPY)
+	@echo "$(VPY) -m pip install --quiet -e '.[test,lint,release]'  (a minute or two the first time)"
+	@$(VPY) -m pip install --quiet -e '.[test,lint,release]' || { \
 		echo "" >&2; \
 		echo "make: installing into $(VENV) failed. If the error above comes from mysqlclient" >&2; \
 		echo "      ('Can not find valid pkg-config name', 'mysql_config not found'), its build" >&2; \
 		echo "      needs the MariaDB/MySQL client headers and pkg-config. On Debian or Ubuntu:" >&2; \
 		echo "          sudo apt-get install default-libmysqlclient-dev pkg-config build-essential python3-dev" >&2; \
-		echo "      then run make again." >&2; \
+		echo "      then run make again. (make demo needs none of this.)" >&2; \
 		exit 1; }
-	@touch $@
+	@touch $@ $(DEMO_STAMP)
 
-# One after the other (their test databases share names), and both always run.
+# One after the other (each keeps both cores busy), and both always run; their test databases
+# differ (nox appends the Django series to the suffix).
 test: venv
 	@status=0; \
 	$(MAKE) --no-print-directory test-fast || status=1; \
@@ -73,8 +84,19 @@ test-fast: venv
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 # Without CI set, nox skips a session whose Python is not installed; with CI set, it fails.
+# nox holds a parallel session's output until the session ends; meanwhile each session appends
+# its progress (start, counts at every tenth of its tests, end: tests/progress.py) to a file
+# that is printed here as it grows.
 test-matrix: venv
-	$(VPY) -m nox --parallel $(NOX_JOBS) $(NOX_ARGS) $(if $(strip $(PYTEST_ARGS)),-- $(PYTEST_ARGS))
+	@progress=$$(mktemp); \
+	tail -n +1 -f "$$progress" & tailer=$$!; \
+	status=0; \
+	BULK_TRIGGERS_PROGRESS="$$progress" \
+		$(VPY) -m nox --parallel $(NOX_JOBS) $(NOX_ARGS) $(if $(strip $(PYTEST_ARGS)),-- $(PYTEST_ARGS)) \
+		|| status=$$?; \
+	sleep 1; kill $$tailer 2>/dev/null || true; wait $$tailer 2>/dev/null || true; \
+	rm -f "$$progress"; \
+	exit $$status
 
 # Run every check, then fail if any failed, so one run shows all problems.
 lint: venv
@@ -84,10 +106,11 @@ lint: venv
 	echo "+ mypy (strict, files from pyproject.toml)"; $(VPY) -m mypy || status=1; \
 	exit $$status
 
-demo: venv
+# VENV=/elsewhere makes the demo's environment there (.ci/run proves it needs no test extra).
+demo: $(DEMO_STAMP)
 	@test -f example_project/manage.py || { echo "make: example_project/manage.py is missing." >&2; exit 1; }
-	cd example_project && ../$(VPY) manage.py migrate --noinput
-	cd example_project && ../$(VPY) manage.py demo
+	cd example_project && $(abspath $(VPY)) manage.py migrate --noinput
+	cd example_project && $(abspath $(VPY)) manage.py demo
 
 compat: venv
 	@test -f tests/compat/run.sh || { echo "make: tests/compat/run.sh is missing." >&2; exit 1; }

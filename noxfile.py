@@ -9,8 +9,13 @@ Environments are reused between runs, and dependencies are installed again only 
 ``pyproject.toml`` or the session's Django pin changes. The database variables
 (``BULK_TRIGGERS_REQUIRE_DBS`` and the ``BULK_TRIGGERS_PG_*`` / ``BULK_TRIGGERS_MYSQL_*``
 connection settings) reach pytest unchanged, because nox passes the whole outer environment
-to the commands it runs. ``BULK_TRIGGERS_DB_SUFFIX`` gets the session's Django series
-appended, so sessions never share a test database and ``nox -j 2`` is safe.
+to the commands it runs. ``BULK_TRIGGERS_DB_SUFFIX`` (by default the checkout's own suffix,
+``checkout_suffix()`` in ``tests/databases.py``) gets the session's Django series appended, so
+sessions never share a test database and ``nox -j 2`` is safe.
+
+With ``BULK_TRIGGERS_PROGRESS`` naming a file (``make test`` sets it), each session appends
+its start, and pytest its counts at every tenth of the tests and its end
+(``tests/progress.py``), so that progress shows while ``--parallel`` holds the output back.
 
 Arguments after ``--`` go to pytest: ``nox -- -k bulk_update -x``. Without uv (or behind a
 proxy only pip is configured for), ``nox -db virtualenv`` uses pip instead.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -68,18 +74,46 @@ def _expose_pyenv_interpreters() -> None:
 _expose_pyenv_interpreters()
 
 
+def _checkout_suffix() -> str:
+    """Return the suffix ``tests/databases.py`` gives this checkout's test databases."""
+    # Run from its path: nox may load this file with the checkout not on sys.path.
+    suffix: str = runpy.run_path(str(ROOT / "tests" / "databases.py"))["checkout_suffix"]()
+    return suffix
+
+
+def _requirements(django: str) -> list[str]:
+    return ["-e", ".[test]", f"Django~={django}.0"]
+
+
+def _stamp(session: nox.Session, django: str) -> tuple[Path, str]:
+    """Return the environment's install stamp and the fingerprint it holds when up to date."""
+    fingerprint = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + " ".join(_requirements(django)).encode()
+    ).hexdigest()
+    return Path(session.virtualenv.location) / ".bulk_triggers-installed", fingerprint
+
+
+def _stale(session: nox.Session, django: str) -> bool:
+    stamp, fingerprint = _stamp(session, django)
+    return not (stamp.exists() and stamp.read_text() == fingerprint)
+
+
 def _install(session: nox.Session, django: str) -> None:
     """Install the project and ``django`` unless this environment already has exactly that."""
-    requirements = ["-e", ".[test]", f"Django~={django}.0"]
-    fingerprint = hashlib.sha256(
-        (ROOT / "pyproject.toml").read_bytes() + " ".join(requirements).encode()
-    ).hexdigest()
-    stamp = Path(session.virtualenv.location) / ".bulk_triggers-installed"
-    if stamp.exists() and stamp.read_text() == fingerprint:
+    if not _stale(session, django):
         session.log("dependencies are up to date (delete .nox/ to force a reinstall)")
         return
-    session.install(*requirements)
+    session.install(*_requirements(django))
+    stamp, fingerprint = _stamp(session, django)
     stamp.write_text(fingerprint)
+
+
+def _progress(session: nox.Session, text: str) -> None:
+    """Append ``text`` to ``make test``'s progress file, when it set one (tests/progress.py)."""
+    path = os.environ.get("BULK_TRIGGERS_PROGRESS")
+    if path:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(f"{session.name}: {text}\n")
 
 
 @nox.session(allow_parallel=True)
@@ -88,6 +122,9 @@ def _install(session: nox.Session, django: str) -> None:
 )
 def tests(session: nox.Session, django: str) -> None:
     """Run the suite on one Django series against every reachable database."""
+    _progress(session, "started; installing" if _stale(session, django) else "started")
     _install(session, django)
-    suffix = os.environ.get("BULK_TRIGGERS_DB_SUFFIX", "") + "_dj" + django.replace(".", "")
-    session.run("python", "-m", "pytest", *session.posargs, env={"BULK_TRIGGERS_DB_SUFFIX": suffix})
+    base = os.environ.get("BULK_TRIGGERS_DB_SUFFIX", _checkout_suffix())
+    suffix = base + "_dj" + django.replace(".", "")
+    env = {"BULK_TRIGGERS_DB_SUFFIX": suffix, "BULK_TRIGGERS_PROGRESS_LABEL": session.name}
+    session.run("python", "-m", "pytest", *session.posargs, env=env)

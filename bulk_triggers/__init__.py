@@ -89,3 +89,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'bulk_triggers' has no attribute {name!r}")
+
+
+#: The release, read by the packaging metadata (pyproject.toml) too: bump it here only.
+__version__ = "0.1.0"

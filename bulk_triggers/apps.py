@@ -17,9 +17,11 @@ class SimpleBulkTriggersConfig(AppConfig):
         from django.core import checks
 
         from bulk_triggers.checks import check_triggers
+        from bulk_triggers.conf import check_settings
         from bulk_triggers.models import use_trigger_managers
 
         checks.register(check_triggers, checks.Tags.models)
+        checks.register(check_settings)
         # Models of apps listed before bulk_triggers were prepared before it could watch.
         for model in apps.get_models(include_auto_created=True):
             use_trigger_managers(model)

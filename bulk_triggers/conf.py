@@ -2,13 +2,17 @@
 
 Values are validated once and cached; the cache is dropped when ``BULK_TRIGGERS`` or
 ``DEBUG`` change (``override_settings``, the pytest-django ``settings`` fixture).
+:func:`check_settings` reports the same problems in ``manage.py check``.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
@@ -25,13 +29,61 @@ _cache: dict[str, Any] = {}
 
 def _configured() -> dict[str, Any]:
     configured: dict[str, Any] = getattr(settings, "BULK_TRIGGERS", None) or {}
-    unknown = set(configured) - set(INTEGERS) - set(FLAGS)
+    unknown = sorted(set(configured) - set(INTEGERS) - set(FLAGS), key=str)
     if unknown:
+        guesses = [f"{key!r}: did you mean {_suggest(key)!r}?" for key in unknown if _suggest(key)]
         raise ImproperlyConfigured(
-            f"settings.BULK_TRIGGERS has unknown keys {sorted(unknown)}; "
+            f"settings.BULK_TRIGGERS has unknown keys {unknown}"
+            f"{' (' + ' '.join(guesses) + ')' if guesses else ''}; "
             f"the known ones are {sorted([*INTEGERS, *FLAGS])}."
         )
     return configured
+
+
+def _suggest(key: object) -> str | None:
+    """Return the known key that ``key`` most likely misspells, if one is close."""
+    close = difflib.get_close_matches(str(key).upper(), [*INTEGERS, *FLAGS], n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _problem(name: str, value: Any) -> str | None:
+    """Return what is wrong with ``value`` for the known setting ``name``, or None."""
+    if name in INTEGERS:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            return f"settings.BULK_TRIGGERS[{name!r}] must be a positive integer, got {value!r}."
+    elif value is not None and not isinstance(value, bool):
+        return f"settings.BULK_TRIGGERS[{name!r}] must be True, False or None, got {value!r}."
+    return None
+
+
+def check_settings(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Report unknown keys (E100) and wrong values (E101) of ``settings.BULK_TRIGGERS``."""
+    configured = getattr(settings, "BULK_TRIGGERS", None) or {}
+    if not isinstance(configured, dict):
+        return [
+            checks.Error(
+                f"settings.BULK_TRIGGERS must be a dict, got {type(configured).__name__}.",
+                id="bulk_triggers.E101",
+            )
+        ]
+    known = [*INTEGERS, *FLAGS]
+    messages: list[checks.CheckMessage] = [
+        checks.Error(
+            f"settings.BULK_TRIGGERS has an unknown key {key!r}.",
+            hint=(f"Did you mean {_suggest(key)!r}? " if _suggest(key) else "Remove it. ")
+            + f"The known keys are {', '.join(known)}.",
+            id="bulk_triggers.E100",
+        )
+        for key in sorted(set(configured) - set(known), key=str)
+    ]
+    messages += [
+        checks.Error(problem, id="bulk_triggers.E101")
+        for name in known
+        if name in configured and (problem := _problem(name, configured[name]))
+    ]
+    return messages
 
 
 def _forget(setting: str, **kwargs: Any) -> None:
@@ -49,12 +101,11 @@ def get(name: str) -> int:
     except KeyError:
         pass
     value = _configured().get(name, INTEGERS[name])
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ImproperlyConfigured(
-            f"settings.BULK_TRIGGERS[{name!r}] must be a positive integer, got {value!r}."
-        )
+    problem = _problem(name, value)
+    if problem:
+        raise ImproperlyConfigured(problem)
     _cache[name] = value
-    return value
+    return int(value)
 
 
 def flag(name: str) -> bool:
@@ -65,11 +116,10 @@ def flag(name: str) -> bool:
     except KeyError:
         pass
     value = _configured().get(name)
+    problem = _problem(name, value)
+    if problem:
+        raise ImproperlyConfigured(problem)
     if value is None:
         value = bool(settings.DEBUG)
-    elif not isinstance(value, bool):
-        raise ImproperlyConfigured(
-            f"settings.BULK_TRIGGERS[{name!r}] must be True, False or None, got {value!r}."
-        )
     _cache[name] = value
     return value

@@ -6,8 +6,8 @@ Each helper is a context manager that cleans up after itself; in a ``TestCase`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,14 @@ from bulk_triggers.context import _capturing, _only
 from bulk_triggers.registry import registry
 from bulk_triggers.trigger import TriggerMeta
 
-__all__ = ["Capture", "CapturedCall", "capture_triggers", "isolated_registry", "only_triggers"]
+__all__ = [
+    "Capture",
+    "CapturedCall",
+    "capture_triggers",
+    "isolated_registry",
+    "only_triggers",
+    "run_commit_stage",
+]
 
 
 @dataclass(frozen=True)
@@ -98,3 +105,33 @@ def isolated_registry() -> Iterator[None]:
     """
     with registry.isolated():
         yield
+
+
+@contextmanager
+def run_commit_stage(*using: str) -> Iterator[list[Callable[[], Any]]]:
+    """Run, when the block ends, the commit-stage methods its operations queued.
+
+    Django's ``TestCase`` (and pytest-django's ``db`` fixture) wraps each test in a
+    transaction that is rolled back, never committed, so ``on_commit_*`` methods never run
+    there. This runs the ``transaction.on_commit()`` callbacks registered inside the block,
+    as a commit would, through Django's ``TestCase.captureOnCommitCallbacks(execute=True)``
+    on each database (callbacks they register in turn run too). Work rolled back inside the
+    block (a savepoint) queues nothing, as with a real commit.
+
+    Args:
+        *using: The database aliases to watch; every configured database when none is given.
+
+    Yields:
+        The callbacks that ran, in the order they were registered, once the block has ended.
+    """
+    from django.db import connections
+    from django.test import TestCase
+
+    ran: list[Callable[[], Any]] = []
+    with ExitStack() as stack:
+        captured = [
+            stack.enter_context(TestCase.captureOnCommitCallbacks(using=alias, execute=True))
+            for alias in (using or connections)
+        ]
+        yield ran
+    ran.extend(callback for callbacks in captured for callback in callbacks)

@@ -8,8 +8,11 @@ import pytest
 from django.conf import settings
 
 from bulk_triggers.testing import isolated_registry
-from tests.databases import VENDORS, alias_for
+from tests.databases import VENDORS, alias_for, server_name
 from tests.routers import routed_to
+
+# Progress lines for make test's parallel nox sessions; inert unless asked for.
+pytest_plugins = ["tests.progress"]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -20,7 +23,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     for vendor in VENDORS:
         reason = django_settings.SKIPPED_DATABASES.get(vendor)
         if reason is None:
-            lines.append(f"bulk_triggers: {vendor}: tested")
+            server = server_name(vendor, django_settings.DATABASES[alias_for(vendor)])
+            lines.append(f"bulk_triggers: {vendor}{f' ({server})' if server else ''}: tested")
         else:
             lines.append(
                 f"bulk_triggers: {vendor}: NOT TESTED, {reason}; "

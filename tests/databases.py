@@ -3,18 +3,31 @@
 SQLite always runs. PostgreSQL and MariaDB/MySQL run when reachable; an unreachable one
 is reported in pytest's header and its tests are skipped, unless it is named in
 ``BULK_TRIGGERS_REQUIRE_DBS`` (comma-separated vendors), which turns it into an error.
+
+Test database names end in a suffix that keeps parallel runs apart: by default one derived
+from the checkout's path (two checkouts on one server never share a database), or
+``BULK_TRIGGERS_DB_SUFFIX`` when set (empty: no suffix). nox appends each session's Django
+series to it (``noxfile.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 VENDORS = ("sqlite", "postgresql", "mysql")
 
-# A suffix keeps test databases of parallel runs (several checkouts, nox sessions) apart.
-_SUFFIX = os.environ.get("BULK_TRIGGERS_DB_SUFFIX", "")
+
+def checkout_suffix() -> str:
+    """Return ``_`` and 8 hex digits derived from this checkout's path."""
+    root = str(Path(__file__).resolve().parent.parent)
+    return "_" + hashlib.sha256(root.encode()).hexdigest()[:8]
+
+
+_SUFFIX = os.environ.get("BULK_TRIGGERS_DB_SUFFIX", checkout_suffix())
 
 _SERVERS: dict[str, dict[str, Any]] = {
     "postgresql": {
@@ -82,6 +95,61 @@ def configure() -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         else:
             skipped[vendor] = problem
     return databases, skipped
+
+
+def server_name(vendor: str, config: dict[str, Any]) -> str:
+    """Return the server's product and version ("MariaDB 10.11.6"), or "" if it cannot tell.
+
+    Asks the driver directly, outside Django, so that pytest's header can show it before
+    any test database exists.
+    """
+    try:
+        if vendor == "sqlite":
+            import sqlite3
+
+            return f"SQLite {sqlite3.sqlite_version}"
+        if vendor == "postgresql":
+            return _postgresql_version(config)
+        if vendor == "mysql":
+            return _mysql_version(config)
+    except Exception:  # The header does without it; the tests will say what is wrong.
+        return ""
+    return ""
+
+
+def _postgresql_version(config: dict[str, Any]) -> str:
+    import psycopg
+
+    with psycopg.connect(
+        host=config["HOST"],
+        port=config["PORT"],
+        user=config["USER"],
+        password=config["PASSWORD"],
+        dbname="postgres",
+        connect_timeout=2,
+    ) as connection:
+        major, minor = divmod(connection.info.server_version, 10000)
+        return f"PostgreSQL {major}.{minor}"
+
+
+def _mysql_version(config: dict[str, Any]) -> str:
+    import MySQLdb  # type: ignore[import-untyped]
+
+    connection = MySQLdb.connect(
+        host=config["HOST"],
+        port=int(config["PORT"]),
+        user=config["USER"],
+        password=config["PASSWORD"],
+        connect_timeout=2,
+    )
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT VERSION()")
+        version = str(cursor.fetchone()[0])
+    finally:
+        connection.close()
+    number = version.split("-", 1)[0]
+    return f"MariaDB {number}" if "mariadb" in version.lower() else f"MySQL {number}"
 
 
 def alias_for(vendor: str) -> str:

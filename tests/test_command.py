@@ -93,7 +93,24 @@ def test_unknown_app_is_a_command_error(defined: tuple[type[Any], ...]) -> None:
         run("nope")
 
 
-def test_nothing_registered() -> None:
-    """With no triggers for the chosen app, the text output says so."""
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        (("auth",), "No triggers registered for app 'auth'."),
+        (("auth.User",), "No triggers registered for model 'auth.User'."),
+        (("auth", "contenttypes"), "No triggers registered for app 'auth' or app 'contenttypes'."),
+    ],
+)
+def test_nothing_registered(targets: tuple[str, ...], message: str) -> None:
+    """With no triggers for what was asked, the text output says so and names it."""
     with isolated_registry():
-        assert run("auth").strip() == "No triggers registered."
+        assert run(*targets).strip() == message
+
+
+def test_format_option_is_explained() -> None:
+    """--help describes --format and both of its choices."""
+    from bulk_triggers.management.commands.triggers import Command
+
+    help_text = Command().create_parser("manage.py", "triggers").format_help()
+    assert "--format {text,json}" in help_text
+    assert "json: a list of" in " ".join(help_text.split())

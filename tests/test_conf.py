@@ -77,3 +77,37 @@ def test_changing_old_is_ignored_when_not_protected(using: str, settings: Settin
         define_meddler()
         Item.objects.filter(pk=item.pk).update(note="x")
     assert Item.objects.values_list("amount", "note").get() == (1, "x")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"CHUNK_SIZ": 10}, [("bulk_triggers.E100", "'CHUNK_SIZ'", "Did you mean 'CHUNK_SIZE'?")]),
+        ({"max_depth": 3}, [("bulk_triggers.E100", "'max_depth'", "Did you mean 'MAX_DEPTH'?")]),
+        ({"FROBNICATE": 1}, [("bulk_triggers.E100", "'FROBNICATE'", "Remove it.")]),
+        ({"CHUNK_SIZE": 0}, [("bulk_triggers.E101", "'CHUNK_SIZE'", None)]),
+        ({"PROTECT_OLD": "yes"}, [("bulk_triggers.E101", "'PROTECT_OLD'", None)]),
+        (["CHUNK_SIZE"], [("bulk_triggers.E101", "must be a dict", None)]),
+        ({"MAX_DEPTH": 4, "CHUNK_SIZE": 10, "PROTECT_OLD": None}, []),
+    ],
+)
+def test_manage_py_check_reports_bad_settings(
+    settings: SettingsWrapper, value: Any, expected: list[tuple[str, str, str | None]]
+) -> None:
+    """manage.py check names a mistyped key with the key it resembles, and a wrong value."""
+    from django.core.checks.registry import registry
+
+    settings.BULK_TRIGGERS = value
+    assert conf.check_settings in registry.get_checks()  # Registered by the app config.
+    messages = conf.check_settings()
+    assert [m.id for m in messages] == [e[0] for e in expected]
+    for message, (_id, named, hint) in zip(messages, expected, strict=True):
+        assert named in message.msg and message.is_serious()
+        assert hint is None or (message.hint or "").startswith(hint)
+
+
+def test_unknown_key_error_suggests_the_known_one(settings: SettingsWrapper) -> None:
+    """At run time too, a mistyped key is ImproperlyConfigured saying which key was meant."""
+    settings.BULK_TRIGGERS = {"CHUNK_SIZ": 10}
+    with pytest.raises(ImproperlyConfigured, match="'CHUNK_SIZ': did you mean 'CHUNK_SIZE'"):
+        conf.get("CHUNK_SIZE")

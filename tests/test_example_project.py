@@ -27,8 +27,9 @@ from example_project.databases import database_from_url
 
 from bulk_triggers import bypass
 from bulk_triggers.registry import registry
-from shop import notifications
-from shop.models import Account, AuditEntry, Order, OrderLine
+from shop import notifications, triggers
+from shop.models import Account, AuditEntry, Order, OrderLine, Product
+from shop.steps import CATALOG, FEED
 from shop.triggers import (
     AccountAudit,
     Audit,
@@ -39,7 +40,7 @@ from shop.triggers import (
     ShipOrder,
 )
 
-SHOP_MODELS = (Account, Order, OrderLine, AuditEntry)
+SHOP_MODELS = (Account, Order, OrderLine, Product, AuditEntry)
 # Each order made by _make_orders: 2 x 4.50 + 1 x 12.00.
 ORDER_TOTAL = Decimal("21.00")
 
@@ -214,7 +215,7 @@ def test_demo_prints_what_the_database_holds(using: str, outbox: None) -> None:
     steps = re.findall(
         r"^ +\d+  .{30} +(\d+|refused) +(\d+) +(\d+) +(\d+) +[\d.]+$", output, re.MULTILINE
     )
-    assert len(steps) == 13
+    assert len(steps) == 16
     assert sum(int(added) for _, added, _, _ in steps) == AuditEntry.objects.count()
     assert [rows for rows, *_ in steps].count("refused") == 2
     shipped = Order.objects.filter(status="shipped")
@@ -241,7 +242,9 @@ def test_demo_resets_what_a_previous_run_left(using: str, outbox: None) -> None:
     left = {m: m.objects.count() for m in SHOP_MODELS}
     second = _run_demo(using, rows=60)
     reset = re.search(
-        r"deleted (\d+) audit entries, (\d+) order lines, (\d+) orders, (\d+) accounts", second
+        r"deleted (\d+) audit entries, (\d+) order lines, (\d+)\s+orders, (\d+) accounts, "
+        r"(\d+) products",
+        second,
     )
     assert reset is not None
     assert tuple(int(n) for n in reset.groups()) == (
@@ -249,10 +252,88 @@ def test_demo_resets_what_a_previous_run_left(using: str, outbox: None) -> None:
         left[OrderLine],
         left[Order],
         left[Account],
+        left[Product],
     )
     assert left[AuditEntry] > 0
     pattern = r"audit entries in database: (\d+)$"
     assert _number(pattern, second) == _number(pattern, first) == AuditEntry.objects.count()
+
+
+def _step(output: str, code: str) -> str:
+    """Return the part of the demo's output that reports the step running ``code``."""
+    match = re.search(rf"^ ?\d+\. {re.escape(code)}.*?\n\n", output, re.S | re.M)
+    assert match is not None, f"no step {code!r} in the demo's output:\n{output}"
+    return " ".join(match.group(0).split())  # Undo the wrapping.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_names_a_trigger_behind_each_effect(using: str, outbox: None) -> None:
+    """Every audit entry is reported once, after the trigger that wrote it, in 100 columns."""
+    output = _run_demo(using)
+    assert "example_project/shop/triggers.py" in output
+    assert max(len(line) for line in output.splitlines()) <= 100
+    assert output.count("order totals equal their lines") == 1  # Once, at the end.
+    reported: Counter[tuple[str, str]] = Counter()
+    flat = " ".join(output.split())
+    for model, action, count, cause in re.findall(
+        r"audit (shop\.\w+) (create|update|delete) \+(\d+)(?: <- (\w+)\.on_after_\2)?",
+        flat,
+    ):
+        reported[model, action] += int(count)
+        assert cause == f"{model.split('.')[1]}Audit"
+    assert reported == _audit_counts()
+    assert re.search(r"orders with shipped_at 0 -> \d+ <- ShipOrder\.on_before_update", flat)
+    refusers = re.findall(r"refused ValidationError from (\w+)\.on_before_(?:update|create)", flat)
+    assert len(refusers) == 2 and all(isinstance(getattr(triggers, t), type) for t in refusers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_cascade_step_shows_what_the_audit_table_holds(using: str, outbox: None) -> None:
+    """The cascade step prints the delete entries the audit table holds for the order and lines."""
+    step = _step(_run_demo(using, rows=60), "order.delete()")
+    match = re.search(
+        r"the audit table: (\d+) delete entry for order (\d+), (\d+) for its (\d+) lines "
+        r"\(([\d, ]+)\)",
+        step,
+    )
+    assert match is not None, step
+    for_order, order_pk, for_lines, line_count = (int(n) for n in match.groups()[:4])
+    line_pks = [pk.strip() for pk in match.group(5).split(",")]
+    deletes = AuditEntry.objects.filter(action="delete")
+    assert for_order == deletes.filter(model="shop.Order", object_pk=str(order_pk)).count() == 1
+    assert for_lines == deletes.filter(model="shop.OrderLine", object_pk__in=line_pks).count()
+    assert line_count == len(line_pks) >= 2
+    assert not OrderLine.objects.filter(pk__in=line_pks).exists()
+    every_line_fired = "every cascaded line's delete triggers fired" in step
+    assert every_line_fired == (for_lines == line_count)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_upsert_step_shows_what_the_audit_table_holds(using: str, outbox: None) -> None:
+    """The upsert step prints the audit table's creates and updates beside the database's split."""
+    step = _step(_run_demo(using, rows=60), "Product.objects.bulk_create(feed")
+    audit = re.search(r"the audit table: (\d+) create and (\d+) update entries", step)
+    stored = re.search(r"the database: (\d+) products inserted, (\d+) existing ones updated", step)
+    counts = re.search(r"products (\d+) -> (\d+)", step)
+    assert audit and stored and counts, step
+    created, updated = int(audit.group(1)), int(audit.group(2))
+    in_step = Counter(
+        {
+            action: int(n)
+            for action, n in re.findall(r"audit shop\.Product (create|update) \+(\d+)", step)
+        }
+    )
+    assert (created, updated) == (in_step["create"], in_step["update"])
+    assert AuditEntry.objects.filter(model="shop.Product", action="update").count() == updated
+    known = dict(CATALOG)
+    assert (int(stored.group(1)), int(stored.group(2))) == (
+        int(counts.group(2)) - int(counts.group(1)),
+        sum(sku in known and known[sku] != price for sku, price in FEED),
+    )
+    assert int(counts.group(2)) == Product.objects.count() == len({*known, *dict(FEED)})
+    assert dict(Product.objects.values_list("sku", "price")) == {**known, **dict(FEED)}
+    agrees = "the audit agrees with the database" in step
+    assert agrees == ((created, updated) == (int(stored.group(1)), int(stored.group(2))))
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import re
 import socket
 from collections.abc import Iterator
 
 import pytest
+from django.db import connections
 
 from tests import databases
 
@@ -126,11 +128,15 @@ def test_alias_for_maps_vendor_to_connection(vendor: str, alias: str) -> None:
     assert databases.alias_for(vendor) == alias
 
 
+@pytest.mark.parametrize("setting", ["_probe", "", None], ids=["set", "empty", "unset"])
 def test_db_suffix_names_every_test_database(
-    monkeypatch: pytest.MonkeyPatch, refusing_port: int
+    monkeypatch: pytest.MonkeyPatch, refusing_port: int, setting: str | None
 ) -> None:
-    """BULK_TRIGGERS_DB_SUFFIX reaches the name of every database a run creates."""
-    monkeypatch.setenv("BULK_TRIGGERS_DB_SUFFIX", "_probe")
+    """Every test database ends in BULK_TRIGGERS_DB_SUFFIX, or unset, in the checkout's own."""
+    if setting is None:
+        monkeypatch.delenv("BULK_TRIGGERS_DB_SUFFIX", raising=False)
+    else:
+        monkeypatch.setenv("BULK_TRIGGERS_DB_SUFFIX", setting)
     try:
         importlib.reload(databases)
         monkeypatch.setenv("BULK_TRIGGERS_REQUIRE_DBS", "")
@@ -146,4 +152,25 @@ def test_db_suffix_names_every_test_database(
     finally:
         monkeypatch.undo()
         importlib.reload(databases)
-    assert all("_probe" in name for name in test_names), test_names
+    suffix = databases.checkout_suffix() if setting is None else setting
+    assert re.fullmatch(r"_[0-9a-f]{8}", databases.checkout_suffix())
+    assert test_names == [
+        f"bulk_triggers{suffix}.sqlite3",
+        f"file:bt_memory{suffix}?mode=memory&cache=shared",
+        f"test_bulk_triggers{suffix}",
+        f"test_bulk_triggers{suffix}",
+    ]
+
+
+def test_server_name_is_what_django_reports(using: str) -> None:
+    """The header's server name is the product and version Django's connection reports."""
+    connection = connections[using]
+    vendor = connection.vendor
+    if vendor == "mysql":
+        version = ".".join(map(str, connection.mysql_version))
+    elif vendor == "postgresql":
+        version = "{}.{}".format(*divmod(connection.pg_version, 10000))
+    else:
+        version = connection.Database.sqlite_version
+    expected = f"{connection.display_name} {version}"
+    assert databases.server_name(vendor, connection.settings_dict) == expected

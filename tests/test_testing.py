@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import TestCase
 
 from bulk_triggers import Trigger
 from bulk_triggers.registry import registry
-from bulk_triggers.testing import capture_triggers, isolated_registry, only_triggers
+from bulk_triggers.testing import (
+    capture_triggers,
+    isolated_registry,
+    only_triggers,
+    run_commit_stage,
+)
 from tests.testapp.models import Item, Log
 
 
@@ -90,6 +96,45 @@ def test_isolated_registry_forgets_triggers_defined_inside() -> None:
     assert list(registry) == before
 
 
+def define_committer() -> type[Any]:
+    """Define a trigger that logs, at the commit stage, how many rows it was given."""
+
+    class Committed(Trigger[Item]):
+        def on_commit_update(self, new: list[Item], old: list[Item]) -> None:
+            Log.objects.using(self.using).create(kind="committed", after=len(new))
+
+    return Committed
+
+
+@pytest.mark.parametrize("scope", ["named", "every"])
+def test_run_commit_stage_runs_what_the_test_transaction_holds_back(using: str, scope: str) -> None:
+    """In a test's transaction, commit-stage methods run when run_commit_stage()'s block ends."""
+    with isolated_registry():
+        define_committer()
+        item = Item.objects.create(name="a")
+        Item.objects.filter(pk=item.pk).update(name="b")
+        assert not Log.objects.filter(kind="committed").exists()  # TestCase never commits.
+        with run_commit_stage(*([using] if scope == "named" else [])) as ran:
+            Item.objects.filter(pk=item.pk).update(name="c")
+            assert not Log.objects.filter(kind="committed").exists()
+        logged = list(Log.objects.filter(kind="committed").values_list("after", flat=True))
+    assert (logged, len(ran)) == ([1], 1)
+
+
+def test_run_commit_stage_skips_work_rolled_back_in_the_block(using: str) -> None:
+    """An operation rolled back inside the block (a savepoint) queues no commit-stage call."""
+    with isolated_registry():
+        define_committer()
+        item = Item.objects.create(name="a")
+        with run_commit_stage(using) as ran:
+            with pytest.raises(RuntimeError), transaction.atomic(using=using):
+                Item.objects.filter(pk=item.pk).update(name="b")
+                raise RuntimeError("roll back")
+            Item.objects.filter(pk=item.pk).update(name="c")
+        logged = list(Log.objects.filter(kind="committed").values_list("after", flat=True))
+    assert (logged, len(ran)) == ([1], 1)
+
+
 class HelpersInTestCase(TestCase):
     """The same helpers work in a Django TestCase (enterContext() on Python 3.11+)."""
 
@@ -107,3 +152,11 @@ class HelpersInTestCase(TestCase):
             Item.objects.create(name="tc")
         self.assertEqual([c.trigger for c in captured.calls], [self.stamp, self.count])
         self.assertEqual(Item.objects.get(name="tc").note, "stamped")
+
+    def test_run_commit_stage_in_testcase(self) -> None:
+        """run_commit_stage() runs commit-stage methods inside TestCase's transaction."""
+        define_committer()
+        item = Item.objects.create(name="tc")
+        with run_commit_stage():
+            Item.objects.filter(pk=item.pk).update(name="tc2")
+        self.assertEqual(Log.objects.filter(kind="committed").count(), 1)

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 
 from shop.forms import OrderForm, OrderLineForm
-from shop.models import Account, AuditEntry, Order, OrderLine
+from shop.models import Account, AuditEntry, Order, OrderLine, Product
 
 
 @admin.register(Account)
@@ -32,6 +32,12 @@ class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ["account"]
     readonly_fields = ["total", "shipped_at"]  # Set by triggers.
     inlines = [OrderLineInline]
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["sku", "name", "price"]
+    search_fields = ["sku", "name"]
 
 
 @admin.register(AuditEntry)

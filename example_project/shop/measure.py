@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 
 from shop import notifications
-from shop.models import Account, AuditEntry, Order, OrderLine
+from shop.models import Account, AuditEntry, Order, OrderLine, Product
 
 CENT = Decimal("0.01")
 
@@ -26,6 +26,7 @@ class State:
     accounts: int
     orders: int
     order_lines: int
+    products: int
     orders_by_status: tuple[tuple[str, int], ...]
     audit_entries: tuple[tuple[str, str, int], ...]  # (model label, action, count)
     orders_with_shipped_at: int
@@ -77,6 +78,7 @@ def measure(using: str) -> State:
         accounts=account_figures["count"],
         orders=order_count,
         order_lines=OrderLine.objects.using(using).count(),
+        products=Product.objects.using(using).count(),
         orders_by_status=tuple((s, statuses.get(s, 0)) for s in Order.Status.values),
         audit_entries=tuple(audit),
         orders_with_shipped_at=orders.filter(shipped_at__isnull=False).count(),

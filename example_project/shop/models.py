@@ -59,6 +59,17 @@ class OrderLine(TriggerModelMixin):
         return f"{self.quantity} x {self.sku}"
 
 
+class Product(TriggerModelMixin):
+    """A catalogue entry, imported in bulk by SKU (``bulk_create(update_conflicts=True)``)."""
+
+    sku = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"{self.sku} ({self.name})"
+
+
 class AuditEntry(models.Model):
     """One row created, updated or deleted, as recorded by the audit triggers.
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from bulk_triggers import ChangesTo, Condition, HasChanged, Trigger
 from shop import notifications
-from shop.models import Account, AuditEntry, Order, OrderLine
+from shop.models import Account, AuditEntry, Order, OrderLine, Product
 
 M = TypeVar("M", bound=models.Model)
 
@@ -100,6 +100,10 @@ class OrderAudit(Audit[Order]):
 
 class OrderLineAudit(Audit[OrderLine]):
     """Audit order lines."""
+
+
+class ProductAudit(Audit[Product]):
+    """Audit the catalogue: which imported products were created and which were updated."""
 
 
 def _json(field: models.Field[Any, Any], value: Any) -> Any:

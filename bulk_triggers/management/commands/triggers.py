@@ -23,7 +23,13 @@ class Command(BaseCommand):
             metavar="app_label[.Model]",
             help="Only these apps or models (default: every model with triggers).",
         )
-        parser.add_argument("--format", choices=["text", "json"], default="text")
+        parser.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="text (default): one block per model, for reading; json: a list of "
+            "{model, events: {event: {stage: [{trigger, declared_on, order, condition}]}}}.",
+        )
 
     def handle(self, *args: str, **options: Any) -> None:
         chosen = self._models(options["targets"])
@@ -31,7 +37,7 @@ class Command(BaseCommand):
         if options["format"] == "json":
             self.stdout.write(json.dumps(listing, indent=2))
         elif not listing:
-            self.stdout.write("No triggers registered.")
+            self.stdout.write(f"No triggers registered{_for(options['targets'])}.")
         else:
             self.stdout.write("\n\n".join(_render(entry) for entry in listing))
 
@@ -55,6 +61,12 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
             chosen.extend(m for m in candidates if m in with_triggers and m not in chosen)
         return chosen
+
+
+def _for(targets: list[str]) -> str:
+    """Return " for app 'auth'" (or a model, or several), naming what was asked for."""
+    named = [f"{'model' if '.' in target else 'app'} {target!r}" for target in targets]
+    return f" for {' or '.join(named)}" if named else ""
 
 
 def _describe(model: type[models.Model]) -> dict[str, Any]:

@@ -1,59 +1,39 @@
 """``manage.py demo``: run the shop's triggers on a few thousand rows and show what they did.
 
-Each step performs one ORM write the way application code would, then reads the
-database back (``shop.measure``) and prints what changed: first the data the step wrote,
-then what the triggers wrote on top of it. Nothing printed about triggers is taken from
-this file; it is all counted from the database or from the notification outbox.
+Each step (``shop.scenario``) performs one ORM write the way application code would, then
+reads the database back (``shop.measure``) and prints what changed: first the data the step
+wrote, then what the triggers wrote on top of it, each effect with the trigger that caused
+it (``shop.report``). Nothing printed about triggers is taken from this file: effects are
+counted in the database or the notification outbox, causes are the trigger calls recorded
+while the step ran.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import F
 
 from bulk_triggers import bypass
+from bulk_triggers.testing import capture_triggers
 from shop import notifications
 from shop.measure import State, measure
-from shop.models import Account, AuditEntry, Order, OrderLine
+from shop.models import Account, AuditEntry, Order, OrderLine, Product
+from shop.report import Ran, block, effects, methods_that_ran, packed, raised_by
+from shop.scenario import Scenario
+from shop.steps import Did
 
-CATALOG = [
-    ("TEA-GREEN", Decimal("4.50")),
-    ("TEA-BLACK", Decimal("3.90")),
-    ("MUG-WHITE", Decimal("12.00")),
-    ("KETTLE", Decimal("39.99")),
-    ("FILTER-100", Decimal("2.25")),
-    ("HONEY", Decimal("7.80")),
-    ("TRAY", Decimal("18.50")),
-]
-OPENING_BALANCES = [Decimal(b) for b in ("500.00", "1500.00", "2500.00", "3500.00", "5000.00")]
-ORDERS_PER_ACCOUNT = 50
-
-# Figures of State that triggers maintain, with how the report names them.
-TRIGGER_FIGURES = {
-    "orders_with_shipped_at": "orders with shipped_at",
-    "sum_of_order_totals": "sum of order totals",
-    "sum_of_balances": "sum of account balances",
-    "overdrawn_accounts": "accounts flagged overdrawn",
-    "notifications_sent": "shipping notifications sent",
+DATA_FIGURES = {
+    "accounts": "accounts",
+    "orders": "orders",
+    "order_lines": "order lines",
+    "products": "products",
 }
-DATA_FIGURES = {"accounts": "accounts", "orders": "orders", "order_lines": "order lines"}
-
-
-@dataclass
-class Did:
-    """What a step did to the data, from Django's return values, plus read-back evidence."""
-
-    rows: int
-    text: str
-    evidence: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -73,7 +53,8 @@ class Outcome:
 class Command(BaseCommand):
     help = (
         "Reset the example shop's data, then bulk_create, bulk_update, update (with F()), "
-        "save and delete it in bulk, printing what the triggers did, as counted in the database."
+        "upsert, save and delete it in bulk, printing what the triggers did (counted in the "
+        "database) and which trigger did it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -102,6 +83,7 @@ class Demo:
         self.style = command.style
         self.using = using
         self.rows = rows
+        self.steps = Scenario(using, rows)
         self.outcomes: list[Outcome] = []
 
     def run(self) -> None:
@@ -111,82 +93,15 @@ class Demo:
                 f"bulk_triggers demo on database {self.using!r} ({vendor}), {self.rows} orders"
             )
         )
+        self.out.write(
+            "The triggers are in example_project/shop/triggers.py. Under each step, 'triggers'\n"
+            "lists the trigger methods that ran (with the rows each received), and 'effects'\n"
+            "what they changed, counted in the database, each after '<-' the method that did it."
+        )
         self.reset()
-        for code, label, action in self.scenario():
+        for code, label, action in self.steps.plan():
             self.step(code, label, action)
         self.summary()
-
-    def scenario(self) -> list[tuple[str, str, Callable[[], Did]]]:
-        """Return the steps: the code each runs, a short label, and the step itself."""
-        db = self.using
-        orders, lines = Order.objects.using(db), OrderLine.objects.using(db)
-        return [
-            ("Account.objects.bulk_create(accounts)", "bulk_create accounts", self.create_accounts),
-            ("Order.objects.bulk_create(orders)", "bulk_create orders", self.create_orders),
-            ("OrderLine.objects.bulk_create(lines)", "bulk_create lines", self.create_lines),
-            (
-                'Order.objects.bulk_update(orders, ["status"])  # place every order',
-                "bulk_update orders -> placed",
-                self.move_orders(Order.Status.PLACED, lambda i: True),
-            ),
-            (
-                'Order.objects.bulk_update(orders, ["status"])  # pay two in three',
-                "bulk_update orders -> paid",
-                self.move_orders(Order.Status.PAID, lambda i: i % 3 != 0),
-            ),
-            (
-                'Order.objects.bulk_update(orders, ["status"])  # ship half the paid ones',
-                "bulk_update orders -> shipped",
-                self.move_orders(Order.Status.SHIPPED, lambda i: i % 3 == 1),
-            ),
-            (
-                'OrderLine.objects.filter(order__status="placed")'
-                '.update(quantity=F("quantity") + 1)',
-                "update lines quantity=F()+1",
-                lambda: _updated(
-                    lines.filter(order__status="placed").update(quantity=F("quantity") + 1),
-                    "the lines of placed orders got one more item each",
-                ),
-            ),
-            (
-                'Order.objects.filter(status="placed").update(status="cancelled")',
-                "update placed -> cancelled",
-                lambda: _updated(
-                    orders.filter(status="placed").update(status="cancelled"),
-                    "placed orders cancelled",
-                ),
-            ),
-            (
-                'Order.objects.filter(status="shipped").update(status="cancelled")  # forbidden',
-                "update shipped -> cancelled",
-                lambda: _updated(
-                    orders.filter(status="shipped").update(status="cancelled"),
-                    "shipped orders cancelled",
-                ),
-            ),
-            (
-                "OrderLine.objects.bulk_create(lines)  # two of the five have quantity 0",
-                "bulk_create bad lines",
-                self.create_bad_lines,
-            ),
-            (
-                'order.save(update_fields=["status"])  # ship one paid order',
-                "save() one order -> shipped",
-                self.ship_one,
-            ),
-            (
-                "line.delete()  # one line of a paid order",
-                "delete() one line",
-                self.delete_one_line,
-            ),
-            (
-                'Order.objects.filter(status="cancelled").delete()',
-                "delete cancelled orders",
-                self.delete_cancelled,
-            ),
-        ]
-
-    # --- the steps ------------------------------------------------------------------------
 
     def reset(self) -> None:
         db = self.using
@@ -198,123 +113,41 @@ class Demo:
                     ("order lines", OrderLine),
                     ("orders", Order),
                     ("accounts", Account),
+                    ("products", Product),
                 )
             ]
         notifications.clear(db)
         state = measure(db)
-        self.out.write(
-            "Reset (inside bypass(), no trigger runs): deleted "
-            + ", ".join(f"{n} {label}" for label, n in removed)
-            + f"; audit entries now {state.audit_total()}, orders now {state.orders}.\n"
-        )
-
-    def create_accounts(self) -> Did:
-        count = max(1, self.rows // ORDERS_PER_ACCOUNT)
-        accounts = [
-            Account(name=f"Account {i + 1:03}", balance=OPENING_BALANCES[i % len(OPENING_BALANCES)])
-            for i in range(count)
-        ]
-        created = Account.objects.using(self.using).bulk_create(accounts)
-        return Did(len(created), f"bulk_create() returned {len(created)} accounts")
-
-    def create_orders(self) -> Did:
-        accounts = list(Account.objects.using(self.using).order_by("pk"))
-        orders = [Order(account=accounts[i % len(accounts)]) for i in range(self.rows)]
-        created = Order.objects.using(self.using).bulk_create(orders)
-        return Did(len(created), f"bulk_create() returned {len(created)} draft orders")
-
-    def create_lines(self) -> Did:
-        lines = [
-            OrderLine(
-                order_id=pk,
-                sku=CATALOG[(2 * i + k) % len(CATALOG)][0],
-                unit_price=CATALOG[(2 * i + k) % len(CATALOG)][1],
-                quantity=(i + k) % 3 + 1,
-            )
-            for i, pk in enumerate(self._order_pks())
-            for k in range(2)
-        ]
-        created = OrderLine.objects.using(self.using).bulk_create(lines)
-        return Did(len(created), f"bulk_create() returned {len(created)} order lines")
-
-    def move_orders(self, status: str, chosen: Callable[[int], bool]) -> Callable[[], Did]:
-        def move() -> Did:
-            orders = list(Order.objects.using(self.using).order_by("pk"))
-            picked = [order for i, order in enumerate(orders) if chosen(i)]
-            for order in picked:
-                order.status = status
-            updated = Order.objects.using(self.using).bulk_update(picked, ["status"])
-            return Did(updated, f"bulk_update() returned {updated}: orders set to '{status}'")
-
-        return move
-
-    def create_bad_lines(self) -> Did:
-        paid = list(Order.objects.using(self.using).filter(status="paid").order_by("pk")[:5])
-        lines = [
-            OrderLine(order=order, sku="HONEY", unit_price=Decimal("7.80"), quantity=quantity)
-            for order, quantity in zip(paid, (2, 0, 1, 0, 3), strict=False)
-        ]
-        created = OrderLine.objects.using(self.using).bulk_create(lines)
-        return Did(len(created), f"bulk_create() returned {len(created)} order lines")
-
-    def ship_one(self) -> Did:
-        order = Order.objects.using(self.using).filter(status="paid").order_by("pk").first()
-        assert order is not None, "the scenario leaves paid orders by this step"
-        order.status = Order.Status.SHIPPED
-        order.save(update_fields=["status"])
-        stored = Order.objects.using(self.using).get(pk=order.pk)
-        return Did(
-            1,
-            f"saved order {order.pk} with status 'shipped', update_fields=['status']",
+        self._block(
+            "reset",
             [
-                f"order {stored.pk} in the database: status {stored.status!r}, "
-                f"shipped_at {stored.shipped_at:%Y-%m-%d %H:%M:%S} (not in update_fields)"
-                if stored.shipped_at
-                else f"order {stored.pk} in the database: shipped_at is NULL"
+                "inside bypass(), so no trigger runs: deleted "
+                + ", ".join(f"{n} {label}" for label, n in removed)
+                + f"; audit entries now {state.audit_total()}, orders now {state.orders}."
             ],
         )
-
-    def delete_one_line(self) -> Did:
-        lines = OrderLine.objects.using(self.using).filter(order__status="paid")
-        line = lines.select_related("order").order_by("pk").first()
-        assert line is not None, "the scenario leaves paid orders with lines by this step"
-        before = line.order.total
-        line.delete()
-        after = Order.objects.using(self.using).get(pk=line.order_id).total
-        return Did(
-            1,
-            f"deleted line {line.sku} x{line.quantity} at {line.unit_price} "
-            f"of order {line.order_id}",
-            [f"order {line.order_id} total in the database: {before} -> {after}"],
-        )
-
-    def delete_cancelled(self) -> Did:
-        total, per_model = Order.objects.using(self.using).filter(status="cancelled").delete()
-        detail = ", ".join(f"{n} {label}" for label, n in sorted(per_model.items()))
-        return Did(total, f"delete() returned {total} ({detail}; lines go by CASCADE)")
-
-    def _order_pks(self) -> list[int]:
-        return list(Order.objects.using(self.using).order_by("pk").values_list("pk", flat=True))
 
     # --- running and reporting ------------------------------------------------------------
 
     def step(self, code: str, label: str, action: Callable[[], Did]) -> None:
-        """Run one step between two measurements and report what changed."""
+        """Run one step between two measurements and report what changed, and why."""
         number = len(self.outcomes) + 1
         before = measure(self.using)
         started = time.perf_counter()
         refusal: ValidationError | None = None
-        try:
-            did = action()
-        except ValidationError as exc:
-            refusal, did = exc, Did(0, "")
+        with capture_triggers() as captured:
+            try:
+                did = action()
+            except ValidationError as exc:
+                refusal, did = exc, Did(0, "")
         seconds = time.perf_counter() - started
         after = measure(self.using)
+        ran = methods_that_ran(captured.calls)
         self.out.write(self.style.SQL_FIELD(f"\n{number:>2}. {code}"))
         if refusal is not None:
-            self._report_refusal(refusal, before, after)
+            self._report_refusal(refusal, ran, before, after)
         else:
-            self._report(did, before, after, seconds)
+            self._report(did, ran, before, after, seconds)
         self.outcomes.append(
             Outcome(
                 number=number,
@@ -328,40 +161,42 @@ class Demo:
             )
         )
 
-    def _report(self, did: Did, before: State, after: State, seconds: float) -> None:
+    def _report(
+        self, did: Did, ran: list[Ran], before: State, after: State, seconds: float
+    ) -> None:
+        caused, unexplained = effects(before, after, ran)
         data = [
             _change(DATA_FIGURES[name], old, new)
             for name, old, new in before.changed(after)
             if name in DATA_FIGURES
         ]
-        data += _status_changes(before, after)
-        self.out.write(f"    did       {did.text} ({seconds:.2f} s)")
-        self.out.write(f"    data      {'; '.join(data) or 'no change in row counts'}")
-        triggers = [_audit_changes(before, after)]
-        triggers += [
-            _change(TRIGGER_FIGURES[name], old, new)
-            for name, old, new in before.changed(after)
-            if name in TRIGGER_FIGURES
-        ]
-        triggers += did.evidence
-        self._lines("triggers", [t for t in triggers if t] or ["nothing measurable"])
-        self._lines("checks", [_checks(after)])
+        data += _status_changes(before, after) + unexplained
+        self._block("did", [f"{did.text} ({seconds:.2f} s)"])
+        self._block("data", data or ["no change in row counts"])
+        self._block("triggers", packed([str(r) for r in ran]) or ["none ran"])
+        self._block("effects", caused or ["nothing measurable"])
+        self._block("read back", did.evidence)
+        self._block("CHECKS", _failed_checks(after))
 
-    def _report_refusal(self, refusal: ValidationError, before: State, after: State) -> None:
+    def _report_refusal(
+        self, refusal: ValidationError, ran: list[Ran], before: State, after: State
+    ) -> None:
         messages = refusal.messages
-        self.out.write(
-            f"    refused   ValidationError from a before trigger, {len(messages)} message(s); "
-            f"first: {messages[0]}"
+        by = raised_by(refusal, ran)
+        self._block(
+            "refused",
+            [f"ValidationError from {by}, {len(messages)} message(s); first: {messages[0]}"],
         )
+        self._block("triggers", packed([str(r) for r in ran]))
         changes = before.changed(after)
         if changes:
-            self._lines("CHANGED", [_change(name, old, new) for name, old, new in changes])
+            self._block("CHANGED", [_change(name, old, new) for name, old, new in changes])
         else:
-            self.out.write("    data      unchanged: every figure above reads as before the step")
+            self._block("data", ["unchanged: every figure above reads as before the step"])
 
-    def _lines(self, heading: str, lines: list[str]) -> None:
-        for i, line in enumerate(lines):
-            self.out.write(f"    {heading if i == 0 else '':<9} {line}")
+    def _block(self, heading: str, lines: list[str]) -> None:
+        for line in block(heading, lines):
+            self.out.write(line)
 
     def summary(self) -> None:
         state = measure(self.using)
@@ -397,11 +232,10 @@ class Demo:
             f"  accounts flagged overdrawn: {state.overdrawn_accounts} of {state.accounts}"
         )
         self.out.write(f"  shipping notifications sent: {state.notifications_sent}")
-        self.out.write(f"  checks: {_checks(state)}")
-
-
-def _updated(count: int, what: str) -> Did:
-    return Did(count, f"update() returned {count}: {what}")
+        checks = _checks(state)
+        self.out.write(f"  checks: {checks[0]}")
+        for check in checks[1:]:
+            self.out.write(f"          {check}")
 
 
 def _change(label: str, old: object, new: object) -> str:
@@ -414,17 +248,20 @@ def _status_changes(before: State, after: State) -> list[str]:
     return [f"orders by status: {', '.join(moved)}"] if moved else []
 
 
-def _audit_changes(before: State, after: State) -> str:
-    added = after.audit() - before.audit()
-    if not added:
-        return ""
-    detail = ", ".join(f"{model} {action} {n}" for (model, action), n in sorted(added.items()))
-    return f"audit entries +{sum(added.values())} ({detail})"
+def _checks(state: State) -> list[str]:
+    return [
+        f"{state.orders_whose_total_matches_lines}/{state.orders} order totals equal their lines",
+        f"{state.shipped_orders_missing_shipped_at} shipped orders without shipped_at",
+        f"{state.accounts_flagged_wrongly} accounts whose status contradicts their balance",
+    ]
 
 
-def _checks(state: State) -> str:
-    return (
-        f"{state.orders_whose_total_matches_lines}/{state.orders} order totals equal their lines; "
-        f"{state.shipped_orders_missing_shipped_at} shipped orders without shipped_at; "
-        f"{state.accounts_flagged_wrongly} accounts with a status that contradicts the balance"
-    )
+def _failed_checks(state: State) -> list[str]:
+    """Return the checks that fail, so that a step prints them only then."""
+    checks = _checks(state)
+    failed = [
+        state.orders_whose_total_matches_lines != state.orders,
+        state.shipped_orders_missing_shipped_at != 0,
+        state.accounts_flagged_wrongly != 0,
+    ]
+    return [check for check, bad in zip(checks, failed, strict=True) if bad]
