@@ -15,9 +15,12 @@ from django.core.signals import setting_changed
 INTEGERS: dict[str, int] = {
     "MAX_DEPTH": 16,
     "CHUNK_SIZE": 2000,
+    "TASK_PAYLOAD_BYTES": 256 * 1024,
 }
 # A flag left unset follows settings.DEBUG.
 FLAGS: tuple[str, ...] = ("PROTECT_OLD",)
+# Lists of trigger labels ("shop.triggers.Notify").
+LABELS: tuple[str, ...] = ("DISABLED",)
 
 
 _cache: dict[str, Any] = {}
@@ -25,11 +28,11 @@ _cache: dict[str, Any] = {}
 
 def _configured() -> dict[str, Any]:
     configured: dict[str, Any] = getattr(settings, "BULK_TRIGGERS", None) or {}
-    unknown = set(configured) - set(INTEGERS) - set(FLAGS)
+    unknown = set(configured) - set(INTEGERS) - set(FLAGS) - set(LABELS)
     if unknown:
         raise ImproperlyConfigured(
             f"settings.BULK_TRIGGERS has unknown keys {sorted(unknown)}; "
-            f"the known ones are {sorted([*INTEGERS, *FLAGS])}."
+            f"the known ones are {sorted([*INTEGERS, *FLAGS, *LABELS])}."
         )
     return configured
 
@@ -73,3 +76,20 @@ def flag(name: str) -> bool:
         )
     _cache[name] = value
     return value
+
+
+def disabled() -> frozenset[str]:
+    """Return the labels of the triggers ``BULK_TRIGGERS["DISABLED"]`` switches off."""
+    try:
+        cached: frozenset[str] = _cache["DISABLED"]
+        return cached
+    except KeyError:
+        pass
+    value = _configured().get("DISABLED", ())
+    if isinstance(value, str) or not all(isinstance(label, str) for label in value):
+        raise ImproperlyConfigured(
+            'settings.BULK_TRIGGERS["DISABLED"] must be a list of trigger paths such as '
+            f'["shop.triggers.Notify"], got {value!r}.'
+        )
+    labels = _cache["DISABLED"] = frozenset(value)
+    return labels

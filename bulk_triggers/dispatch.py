@@ -14,9 +14,9 @@ from typing import Any
 
 from django.db import models, transaction
 
-from bulk_triggers import conf, paths, related
+from bulk_triggers import conf, operation, paths, related, tasks
 from bulk_triggers.conditions import Condition
-from bulk_triggers.context import active, captures, current_chain, enter, leave
+from bulk_triggers.context import active, captures, current_chain, enter, leave, running
 from bulk_triggers.exceptions import TriggerDepthError
 from bulk_triggers.registry import registry
 from bulk_triggers.snapshot import MISSING, clone, copy_value
@@ -41,6 +41,9 @@ class Dispatch:
         event: ``"create"``, ``"update"`` or ``"delete"``.
         using: The database alias of the operation.
         triggers: The active triggers, from :func:`triggers_for`; not empty.
+        operation: The ORM call, for ``self.context`` (``"bulk_update"``, ``"save"`` …);
+            the event's name by default.
+        via: What caused the operation when it is not a direct call (``"cascade"``).
     """
 
     def __init__(
@@ -49,7 +52,12 @@ class Dispatch:
         event: str,
         using: str,
         triggers: tuple[TriggerMeta, ...],
+        *,
+        operation: str | None = None,
+        via: str | None = None,
     ) -> None:
+        self.operation = _begin(model, event, using, operation or event, via)
+        self.context = self.operation.context
         self.model = model
         self.event = event
         self.using = using
@@ -84,6 +92,7 @@ class Dispatch:
                     (trigger, ([copies[id(row)] for row in args[0]], *args[1:]))
                     for trigger, args in pending
                 ]
+            pending = tasks.hand_off(pending, self.event, self.using, self.operation)
             transaction.on_commit(lambda: self._run_commit(pending), using=self.using)
 
     def _run(self, stage: str, new: Rows | None, old: Rows | None) -> None:
@@ -127,6 +136,14 @@ class Dispatch:
             indexes: Sequence[int] = range(count)
         else:
             indexes = self._passing(trigger, stage, condition, new, old, count)
+        if trigger.max_reentry is not None:
+            indexes = self.operation.admit(
+                trigger,
+                stage,
+                self.event,
+                indexes,
+                new if new is not None else old,  # type: ignore[arg-type]
+            )
         if not indexes:
             return None
         if self.event == "create":
@@ -174,7 +191,8 @@ class Dispatch:
         try:
             instance = trigger()
             instance.using = self.using
-            token = enter(label)
+            instance.context = self.context
+            token = enter(label, self.operation)
             try:
                 result = method(instance, *args)
             finally:
@@ -262,6 +280,13 @@ class _OldGuard:
                         f"{row.__dict__.get(name)!r}; old rows are snapshots of the stored "
                         "rows and are never written: change the instances in new instead."
                     )
+
+
+def _begin(
+    model: type[models.Model], event: str, using: str, name: str, via: str | None
+) -> operation.Operation:
+    chain = current_chain()
+    return operation.begin(running(), chain, name, model._meta.label, event, using, via)
 
 
 def _guard_depth(model: type[models.Model], event: str) -> None:

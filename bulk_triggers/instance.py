@@ -87,7 +87,7 @@ def _inserts(instance: models.Model, options: dict[str, Any]) -> bool:
 def _save_new(
     instance: models.Model, save: Callable[..., Any], options: dict[str, Any], triggers: Any
 ) -> Any:
-    dispatch = Dispatch(type(instance), "create", options["using"], triggers)
+    dispatch = Dispatch(type(instance), "create", options["using"], triggers, operation="save")
     with transaction.atomic(using=options["using"]):
         dispatch.before([instance], None)
         result = save(**options)
@@ -104,7 +104,7 @@ def _save_existing(
 ) -> Any:
     model = type(instance)
     using = options["using"]
-    dispatch = Dispatch(model, "update", using, triggers)
+    dispatch = Dispatch(model, "update", using, triggers, operation="save")
     update_fields = options.get("update_fields")
     deferred = instance.get_deferred_fields()
     if deferred:
@@ -142,7 +142,7 @@ def delete_instance(
     if not triggers or not instance._is_pk_set():  # type: ignore[attr-defined]
         return delete(using=using, keep_parents=keep_parents)
     using = using or router.db_for_write(model, instance=instance)
-    dispatch = Dispatch(model, "delete", using, triggers)
+    dispatch = Dispatch(model, "delete", using, triggers, operation="delete")
     with transaction.atomic(using=using):
         old = load_one(model, instance.pk, using)
         if old is None:

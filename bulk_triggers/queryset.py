@@ -115,7 +115,7 @@ class TriggerQuerySet(models.QuerySet[M]):
         if not objs:
             return objs
         using = self._write_alias()
-        dispatch = Dispatch(self.model, "create", using, triggers)
+        dispatch = Dispatch(self.model, "create", using, triggers, operation="bulk_create")
         plain = self._plain(using)
         with transaction.atomic(using=using):
             for chunk in chunks(objs):
@@ -166,7 +166,7 @@ class TriggerQuerySet(models.QuerySet[M]):
         if not objs:
             return 0
         using = self._write_alias()
-        dispatch = Dispatch(self.model, "update", using, triggers)
+        dispatch = Dispatch(self.model, "update", using, triggers, operation="bulk_update")
         plain = self._plain(using)
         batches = self._django_batches(objs, fields, batch_size, using)
         # One object per row, the one Django's statements would leave stored; locked in
@@ -228,7 +228,7 @@ class TriggerQuerySet(models.QuerySet[M]):
         if not triggers or not kwargs or self.query.is_empty():
             return super().update(**kwargs)
         using = self._write_alias()
-        dispatch = Dispatch(self.model, "update", using, triggers)
+        dispatch = Dispatch(self.model, "update", using, triggers, operation="update")
         target = _update_target(self, using)
         updated = 0
         _refuse_as_django_would(models.QuerySet.update, self, **kwargs)
@@ -248,7 +248,7 @@ class TriggerQuerySet(models.QuerySet[M]):
         if not triggers or self.query.is_empty():
             return super().delete()
         using = self._write_alias()
-        dispatch = Dispatch(self.model, "delete", using, triggers)
+        dispatch = Dispatch(self.model, "delete", using, triggers, operation="delete")
         plain: models.QuerySet[M] = models.QuerySet(model=self.model, using=using)
         total, per_model = 0, Counter[str]()
         self._check_delete()
