@@ -29,8 +29,9 @@ from bulk_triggers.conditions import (
     IsNotEqual,
     WasEqual,
 )
-from bulk_triggers.context import bypass
+from bulk_triggers.context import bypass, is_bypassed
 from bulk_triggers.exceptions import TriggerDefinitionError, TriggerDepthError
+from bulk_triggers.operation import OperationContext, context
 from bulk_triggers.trigger import Trigger, unregister
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ __all__ = [
     "IsLessThanOrEqual",
     "IsNotEqual",
     "IsNull",
+    "OperationContext",
     "Trigger",
     "TriggerDefinitionError",
     "TriggerDepthError",
@@ -68,6 +70,8 @@ __all__ = [
     "WasNotEqual",
     "WasNull",
     "bypass",
+    "context",
+    "is_bypassed",
     "unregister",
 ]
 

@@ -28,6 +28,7 @@ from django.utils.module_loading import import_string
 from bulk_triggers import conf
 from bulk_triggers.context import enter, leave
 from bulk_triggers.operation import Operation, OperationContext, context
+from bulk_triggers.registry import registry
 
 if TYPE_CHECKING:
     from bulk_triggers.trigger import TriggerMeta
@@ -113,6 +114,12 @@ def _encode(model: type[models.Model], row: models.Model) -> list[Any]:
     return values
 
 
+def _trigger(label: str) -> TriggerMeta:
+    """Return the registered trigger ``label``, importing its module if need be."""
+    found = next((t for t in registry if t.label == label), None)
+    return found if found is not None else import_string(label)  # type: ignore[no-any-return]
+
+
 def rebuild(payload: dict[str, Any]) -> tuple[list[Any], ...]:
     """Return the method's arguments (``new``, ``old`` …) rebuilt from a payload.
 
@@ -171,7 +178,7 @@ def run_payload(payload: dict[str, Any]) -> None:
     Operations the method starts share the payload's operation id and user data. Its
     exception propagates: the task fails, and retrying it is the backend's business.
     """
-    trigger = import_string(payload["trigger"])
+    trigger = _trigger(payload["trigger"])
     args = rebuild(payload)
     ctx = OperationContext.from_dict(payload["context"])
     instance = trigger()

@@ -27,6 +27,8 @@ INSTALLED_APPS = [
     "tests.defsapp_ext",
     "tests.defsapp_base",
     "tests.condsapp",
+    "tests.tasksapp",
+    "django_tasks_db",
     "shop",
 ]
 
