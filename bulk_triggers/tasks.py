@@ -37,12 +37,12 @@ __all__ = ["CapturedTasks", "capture_tasks", "payloads", "rebuild", "run_payload
 
 Pending = list[tuple["TriggerMeta", tuple[list[Any], ...]]]
 
-# Backends whose enqueue() writes a row through the Django ORM: enqueued inside the
-# operation's transaction when that row goes to the operation's database.
-_DATABASE_BACKENDS = (
-    "django_tasks_db.backend.DatabaseBackend",
-    "django_tasks.backends.database.backend.DatabaseBackend",
-)
+# Backends whose enqueue() writes a row of this model through the Django ORM: enqueued
+# inside the operation's transaction when that row goes to the operation's database.
+_DATABASE_BACKENDS = {
+    "django_tasks_db.backend.DatabaseBackend": "django_tasks_database.DBTaskResult",
+    "django_tasks.backends.database.backend.DatabaseBackend": "django_tasks_database.DBTaskResult",
+}
 _capture: ContextVar[CapturedTasks | None] = ContextVar("bulk_triggers_tasks", default=None)
 
 
@@ -168,8 +168,7 @@ def in_transaction(backend: object, using: str) -> bool:
     path = f"{type(backend).__module__}.{type(backend).__qualname__}"
     if path not in _DATABASE_BACKENDS:
         return False
-    result_model = apps.get_model(type(backend).__module__.split(".")[0], "DBTaskResult")
-    return router.db_for_write(result_model) == using
+    return router.db_for_write(apps.get_model(_DATABASE_BACKENDS[path])) == using
 
 
 def run_payload(payload: dict[str, Any]) -> None:
