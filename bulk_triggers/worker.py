@@ -15,7 +15,16 @@ from bulk_triggers.tasks import run_payload
 _framework: Any = import_module(tasks_framework() or "django.tasks")
 
 
-@_framework.task()
+def _first_queue() -> str:
+    """Return a queue the default backend accepts: the task is validated when defined.
+
+    Each trigger's ``task_options["queue_name"]`` applies when it enqueues.
+    """
+    queues = getattr(_framework.task_backends["default"], "queues", None)
+    return "default" if not queues or "default" in queues else sorted(queues)[0]
+
+
+@_framework.task(queue_name=_first_queue())
 def run_commit_stage(payload: dict[str, Any]) -> None:
     """Run the commit-stage method of one chunk of a task trigger's rows."""
     run_payload(payload)
