@@ -96,7 +96,7 @@ class bypass:
         return wrapper  # type: ignore[return-value]
 
 
-def is_bypassed(target: type[Any]) -> bool:
+def is_bypassed(target: object) -> bool:
     """Return whether ``target`` is skipped in the current context.
 
     For a trigger: a ``bypass()`` block names it (or a parent trigger, or its model), or

@@ -15,13 +15,16 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 __all__ = ["OperationContext", "context"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_data: ContextVar[Mapping[str, Any]] = ContextVar("bulk_triggers_context_data", default={})
+_data: ContextVar[Mapping[str, Any]] = ContextVar(
+    "bulk_triggers_context_data", default=MappingProxyType({})
+)
 _restore: ContextVar[tuple[Mapping[str, Any], ...]] = ContextVar(
     "bulk_triggers_context_restore", default=()
 )

@@ -117,7 +117,7 @@ def _encode(model: type[models.Model], row: models.Model) -> list[Any]:
 def _trigger(label: str) -> TriggerMeta:
     """Return the registered trigger ``label``, importing its module if need be."""
     found = next((t for t in registry if t.label == label), None)
-    return found if found is not None else import_string(label)  # type: ignore[no-any-return]
+    return found if found is not None else import_string(label)
 
 
 def rebuild(payload: dict[str, Any]) -> tuple[list[Any], ...]:
@@ -128,11 +128,13 @@ def rebuild(payload: dict[str, Any]) -> tuple[list[Any], ...]:
     """
     model = apps.get_model(payload["model"])
     fields = [model._meta.get_field(name) for name in _names(model, payload["fields"])]
-    alias = payload["alias"]
+    alias, attnames = payload["alias"], payload["fields"]
     return tuple(
         [
-            model.from_db(alias, payload["fields"], [_decode(f, v) for f, v in zip(fields, values)])
-            for values in rows
+            model.from_db(
+                alias, attnames, [_decode(f, v) for f, v in zip(fields, row, strict=True)]
+            )
+            for row in rows
         ]
         for rows in payload["rows"]
     )

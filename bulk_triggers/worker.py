@@ -6,6 +6,7 @@ Imported only when a task trigger enqueues or a worker runs a task: it imports
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
@@ -13,6 +14,7 @@ from bulk_triggers.runtime import tasks_framework
 from bulk_triggers.tasks import run_payload
 
 _framework: Any = import_module(tasks_framework() or "django.tasks")
+_task: Callable[..., Callable[[Callable[..., None]], Any]] = _framework.task
 
 
 def _first_queue() -> str:
@@ -24,7 +26,7 @@ def _first_queue() -> str:
     return "default" if not queues or "default" in queues else sorted(queues)[0]
 
 
-@_framework.task(queue_name=_first_queue())
+@_task(queue_name=_first_queue())
 def run_commit_stage(payload: dict[str, Any]) -> None:
     """Run the commit-stage method of one chunk of a task trigger's rows."""
     run_payload(payload)

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections, transaction
+from django.test import RequestFactory
 
 import bulk_triggers
 from bulk_triggers import OperationContext, Trigger
+from bulk_triggers.middleware import OperationContextMiddleware
 from bulk_triggers.operation import current_data
 from tests.tasksapp.models import TaskItem
 
@@ -156,7 +158,9 @@ def test_commit_stages_keep_their_own_operation(using: str) -> None:
 
 def test_context_is_json_able() -> None:
     """``as_dict()`` survives a JSON round trip and rebuilds an equal context."""
-    ctx = OperationContext("save", "a.B", "update", "default", "id", ("T.on_after_update",), {"x": 1})
+    ctx = OperationContext(
+        "save", "a.B", "update", "default", "id", ("T.on_after_update",), {"x": 1}
+    )
     assert OperationContext.from_dict(json.loads(json.dumps(ctx.as_dict()))) == ctx
 
 
@@ -227,3 +231,32 @@ def test_context_is_none_outside_an_operation() -> None:
 
     trigger = Plain()
     assert trigger.context is None and trigger.task_key is None
+
+
+class _User:
+    """A stand-in for request.user."""
+
+    def __init__(self, pk: int | None) -> None:
+        self.pk = pk
+        self.is_authenticated = pk is not None
+
+
+@pytest.mark.parametrize("pk", [5, None], ids=["user", "anonymous"])
+def test_middleware_attaches_the_requests_user(pk: int | None) -> None:
+    """The optional middleware runs each request, sync or async, with actor=user pk."""
+    request = RequestFactory().get("/")
+    request.user = _User(pk)  # type: ignore[assignment]
+
+    def view(request: Any) -> dict[str, Any]:
+        return dict(current_data())
+
+    async def async_view(request: Any) -> dict[str, Any]:
+        return dict(current_data())
+
+    async def auser() -> _User:
+        return _User(pk)
+
+    assert OperationContextMiddleware(view)(request) == {"actor": pk}
+    request.auser = auser  # type: ignore[attr-defined]
+    assert asyncio.run(OperationContextMiddleware(async_view)(request)) == {"actor": pk}
+    assert current_data() == {}

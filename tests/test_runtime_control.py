@@ -11,8 +11,14 @@ from django.core.exceptions import ImproperlyConfigured
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 import bulk_triggers
-from bulk_triggers import Trigger, TriggerDefinitionError, TriggerDepthError, bypass, is_bypassed
-from bulk_triggers import runtime
+from bulk_triggers import (
+    Trigger,
+    TriggerDefinitionError,
+    TriggerDepthError,
+    bypass,
+    is_bypassed,
+    runtime,
+)
 from bulk_triggers.checks import check_triggers
 from tests.tasksapp.models import TaskItem, TaskRecord
 

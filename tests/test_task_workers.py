@@ -57,7 +57,12 @@ class Engine:
             name = f"w{number}"
             if self.name == "rq":
                 command = ["rqworker", self.env["TASKS_TEST_QUEUE"], "--burst"]
-                command += ["--job-class", "django_tasks_rq.Job", "--name", f"{name}-{uuid.uuid4()}"]
+                command += [
+                    "--job-class",
+                    "django_tasks_rq.Job",
+                    "--name",
+                    f"{name}-{uuid.uuid4()}",
+                ]
             else:
                 command = ["db_worker", "--batch", "--interval", "0.1", "--no-startup-delay"]
                 command += ["--queue-name", self.env["TASKS_TEST_QUEUE"], "--worker-id", name]

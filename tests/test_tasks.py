@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 import json
-from importlib import import_module
 from decimal import Decimal
+from importlib import import_module
 from typing import Any
 
 import pytest
@@ -30,7 +30,9 @@ def _notify(seen: list[dict[str, Any]], **attributes: Any) -> type[Trigger[TaskI
             assert self.context is not None
             seen.append(
                 {
-                    "new": [(r.pk, r.value, r.amount, r.changed_at, r.data, r.parent_id) for r in new],
+                    "new": [
+                        (r.pk, r.value, r.amount, r.changed_at, r.data, r.parent_id) for r in new
+                    ],
                     "old": [(r.pk, r.value) for r in old],
                     "key": self.task_key,
                     "data": dict(self.context.data),
@@ -69,10 +71,13 @@ def test_inline_run_sees_the_rows_as_written(using: str, settings: SettingsWrapp
     _notify(seen)
     items = _items(using, 7)
     parent_id = items[0].parent_id
-    with capture_tasks() as captured, bulk_triggers.context(actor=5):
-        with transaction.atomic(using=using):
-            _write(using, items)
-            assert not seen  # Not before the commit.
+    with (
+        capture_tasks() as captured,
+        bulk_triggers.context(actor=5),
+        transaction.atomic(using=using),
+    ):
+        _write(using, items)
+        assert not seen  # Not before the commit.
     assert len(captured) == 3 and [len(call["new"]) for call in seen] == [3, 3, 1]
     new = [row for call in seen for row in call["new"]]
     expected = [
@@ -94,7 +99,7 @@ def test_payload_names_trigger_rows_and_key(using: str, settings: SettingsWrappe
     items = _items(using, 3)
     with capture_tasks(run=False) as captured, bulk_triggers.context(reason="import"):
         _write(using, items)
-    first, second = captured.payloads
+    first, _ = captured.payloads
     assert json.loads(json.dumps(first)) == first
     operation_id = first["context"]["operation_id"]
     assert [p["key"] for p in captured.payloads] == [
@@ -138,18 +143,16 @@ def test_rollback_never_runs_the_task(using: str, savepoint: bool) -> None:
     seen: list[dict[str, Any]] = []
     _notify(seen)
     items = _items(using, 2)
-    with capture_tasks():
-        with transaction.atomic(using=using):
-            try:
-                with transaction.atomic(using=using):
-                    _write(using, items[:1])
-                    raise RuntimeError("roll back")
-            except RuntimeError:
-                pass
-            if not savepoint:
-                transaction.set_rollback(True, using=using)
-            else:
-                _write(using, items[1:])
+    with capture_tasks(), transaction.atomic(using=using):
+        try:
+            with transaction.atomic(using=using):
+                _write(using, items[:1])
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+        _write(using, items[1:])
+        if not savepoint:
+            transaction.set_rollback(True, using=using)
     assert [call["new"][0][0] for call in seen] == ([items[1].pk] if savepoint else [])
 
 

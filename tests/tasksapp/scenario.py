@@ -49,7 +49,9 @@ def report() -> None:
     from django_tasks_db.models import DBTaskResult
 
     records = list(
-        TaskRecord.objects.values_list("kind", "item_id", "old_value", "new_value", "key", "actor", "worker")
+        TaskRecord.objects.values_list(
+            "kind", "item_id", "old_value", "new_value", "key", "actor", "worker"
+        )
     )
     statuses = sorted(DBTaskResult.objects.values_list("status", flat=True))
     print(json.dumps({"records": records, "db_tasks": statuses}))

@@ -37,7 +37,11 @@ else:
     }
 
 QUEUE = os.environ.get("TASKS_TEST_QUEUE", "default")
-INSTALLED_APPS = ["bulk_triggers.apps.SimpleBulkTriggersConfig", "tests.tasksapp", "django_tasks_db"]
+INSTALLED_APPS = [
+    "bulk_triggers.apps.SimpleBulkTriggersConfig",
+    "tests.tasksapp",
+    "django_tasks_db",
+]
 if os.environ.get("TASKS_TEST_BACKEND") == "rq":
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [QUEUE]}}

@@ -14,7 +14,9 @@ from tests.tasksapp.models import TaskItem, TaskRecord
 from tests.tasksapp.worker_settings import QUEUE
 
 
-def _record(trigger: Trigger[TaskItem], kind: str, new: list[TaskItem], old: list[TaskItem]) -> None:
+def _record(
+    trigger: Trigger[TaskItem], kind: str, new: list[TaskItem], old: list[TaskItem]
+) -> None:
     assert trigger.context is not None
     TaskRecord.objects.using(trigger.using).bulk_create(
         TaskRecord(

@@ -5,37 +5,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='TaskRecord',
+            name="TaskRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=20)),
-                ('item_id', models.IntegerField()),
-                ('old_value', models.IntegerField(null=True)),
-                ('new_value', models.IntegerField(null=True)),
-                ('key', models.CharField(max_length=200)),
-                ('operation_id', models.CharField(max_length=40)),
-                ('actor', models.IntegerField(null=True)),
-                ('worker', models.CharField(max_length=40)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=20)),
+                ("item_id", models.IntegerField()),
+                ("old_value", models.IntegerField(null=True)),
+                ("new_value", models.IntegerField(null=True)),
+                ("key", models.CharField(max_length=200)),
+                ("operation_id", models.CharField(max_length=40)),
+                ("actor", models.IntegerField(null=True)),
+                ("worker", models.CharField(max_length=40)),
             ],
         ),
         migrations.CreateModel(
-            name='TaskItem',
+            name="TaskItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50)),
-                ('value', models.IntegerField(default=0)),
-                ('amount', models.DecimalField(decimal_places=2, default=0, max_digits=10)),
-                ('changed_at', models.DateTimeField(null=True)),
-                ('data', models.JSONField(default=dict)),
-                ('parent', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to='tasksapp.taskitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=50)),
+                ("value", models.IntegerField(default=0)),
+                ("amount", models.DecimalField(decimal_places=2, default=0, max_digits=10)),
+                ("changed_at", models.DateTimeField(null=True)),
+                ("data", models.JSONField(default=dict)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="tasksapp.taskitem",
+                    ),
+                ),
             ],
         ),
     ]
