@@ -13,7 +13,7 @@ from django.db import transaction
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 import bulk_triggers
-from bulk_triggers import Trigger, runtime
+from bulk_triggers import Trigger, runtime, tasks, worker
 from bulk_triggers.testing import capture_tasks
 from tests.tasksapp.models import TaskItem
 
@@ -256,3 +256,31 @@ def test_a_failing_task_is_the_backends_failure(using: str, settings: SettingsWr
     (result,) = finished
     assert result.status.name == "FAILED" and "mail server down" in result.errors[0].traceback
     assert TaskItem.objects.using(using).get(pk=items[0].pk).value == items[0].value
+
+
+@pytest.mark.django_db
+def test_rebuilding_rows_makes_no_query(using: str, django_assert_num_queries: Any) -> None:
+    """A worker rebuilds new/old from the payload alone, as stored instances."""
+    _notify([])
+    items = _items(using, 2)
+    with capture_tasks(run=False) as captured:
+        _write(using, items)
+    with django_assert_num_queries(0, using=using):
+        new, old = tasks.rebuild(captured.payloads[0])
+    assert [(r.pk, r.value, r._state.adding, r._state.db) for r in new] == [
+        (i.pk, i.value, False, using) for i in items
+    ]
+    assert [r.value for r in old] == [i.value - 100 for i in items]
+
+
+@pytest.mark.django_db
+def test_database_backend_elsewhere_enqueues_on_commit(
+    using: str, settings: SettingsWrapper
+) -> None:
+    """The task row goes in the transaction only when it is written to the same database."""
+    settings.TASKS = _backend("database")
+    backend = worker.backend({})
+    assert tasks.in_transaction(backend, using)
+    assert not tasks.in_transaction(backend, f"not-{using}")
+    settings.TASKS = _backend("immediate")
+    assert not tasks.in_transaction(worker.backend({}), using)
