@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from tests.databases import VENDORS  # noqa: F401  (the suite's database settings module)
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = int(os.environ.get("BULK_TRIGGERS_TASK_ROWS", "2000"))

@@ -20,6 +20,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
+from django.db.models import Max, Min  # noqa: E402
 
 import bulk_triggers  # noqa: E402
 from tests.tasksapp.models import TaskItem, TaskRecord  # noqa: E402
@@ -54,7 +55,9 @@ def report() -> None:
         )
     )
     statuses = sorted(DBTaskResult.objects.values_list("status", flat=True))
-    print(json.dumps({"records": records, "db_tasks": statuses}))
+    span = DBTaskResult.objects.aggregate(start=Min("started_at"), end=Max("finished_at"))
+    seconds = (span["end"] - span["start"]).total_seconds() if span["end"] else None
+    print(json.dumps({"records": records, "db_tasks": statuses, "seconds": seconds}))
 
 
 if __name__ == "__main__":
