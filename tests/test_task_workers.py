@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = int(os.environ.get("BULK_TRIGGERS_TASK_ROWS", "2000"))
 CHUNK = 500
