@@ -56,8 +56,9 @@ class Dispatch:
         operation: str | None = None,
         via: str | None = None,
     ) -> None:
-        self.operation = _begin(model, event, using, operation or event, via)
-        self.context = self.operation.context
+        # The operation's state in its chain: context, re-entry counts, task numbers.
+        self.state = _begin(model, event, using, operation or event, via)
+        self.context = self.state.context
         self.model = model
         self.event = event
         self.using = using
@@ -92,7 +93,7 @@ class Dispatch:
                     (trigger, ([copies[id(row)] for row in args[0]], *args[1:]))
                     for trigger, args in pending
                 ]
-            pending = tasks.hand_off(pending, self.event, self.using, self.operation)
+            pending = tasks.hand_off(pending, self.event, self.using, self.state)
             transaction.on_commit(lambda: self._run_commit(pending), using=self.using)
 
     def _run(self, stage: str, new: Rows | None, old: Rows | None) -> None:
@@ -137,7 +138,7 @@ class Dispatch:
         else:
             indexes = self._passing(trigger, stage, condition, new, old, count)
         if trigger.max_reentry is not None:
-            indexes = self.operation.admit(
+            indexes = self.state.admit(
                 trigger,
                 stage,
                 self.event,
@@ -192,7 +193,7 @@ class Dispatch:
             instance = trigger()
             instance.using = self.using
             instance.context = self.context
-            token = enter(label, self.operation)
+            token = enter(label, self.state)
             try:
                 result = method(instance, *args)
             finally:
