@@ -14,7 +14,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 import bulk_triggers
 from bulk_triggers import Trigger, runtime, tasks, worker
-from bulk_triggers.testing import capture_tasks
+from bulk_triggers.testing import capture_tasks, capture_triggers
 from tests.tasksapp.models import TaskItem
 
 WHEN = datetime.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=datetime.timezone.utc)
@@ -284,3 +284,19 @@ def test_database_backend_elsewhere_enqueues_on_commit(
     assert not tasks.in_transaction(backend, f"not-{using}")
     settings.TASKS = _backend("immediate")
     assert not tasks.in_transaction(worker.backend({}), using)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_capture_triggers_sees_the_stages_that_stay_in_process(using: str) -> None:
+    """capture_triggers records a task trigger's after call; capture_tasks its commit stage."""
+    after: list[int] = []
+
+    def on_after_update(self: Any, new: list[TaskItem], old: list[TaskItem]) -> None:
+        after.extend(row.pk for row in new)
+
+    notify = _notify([], on_after_update=on_after_update)
+    items = _items(using, 2)
+    with capture_triggers() as calls, capture_tasks() as captured:
+        _write(using, items)
+    assert [(c.trigger, c.method) for c in calls.calls] == [(notify, "on_after_update")]
+    assert len(captured) == 1 and after == [i.pk for i in items]
