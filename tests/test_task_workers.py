@@ -135,7 +135,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         cleanups.append(lambda: server.execute(f'DROP DATABASE "{database}" WITH (FORCE)'))
     if name == "rq":
         client = _redis()
-        cleanups.append(lambda: client.delete(f"rq:queue:{env['TASKS_TEST_QUEUE']}"))
+        queue = env["TASKS_TEST_QUEUE"]
+        cleanups.append(lambda: [client.delete(key) for key in client.scan_iter(f"rq:*{queue}*")])
     engine = Engine(name, env)
     try:
         yield engine
