@@ -29,9 +29,10 @@ from bulk_triggers.conditions import (
     IsNotEqual,
     WasEqual,
 )
-from bulk_triggers.context import bypass
+from bulk_triggers.context import bypass, is_bypassed
 from bulk_triggers.errors import RowError, RowErrors, TriggerError
 from bulk_triggers.exceptions import TriggerDefinitionError, TriggerDepthError
+from bulk_triggers.operation import OperationContext, context
 from bulk_triggers.trigger import Trigger, unregister
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ __all__ = [
     "IsLessThanOrEqual",
     "IsNotEqual",
     "IsNull",
+    "OperationContext",
     "RowError",
     "RowErrors",
     "Trigger",
@@ -72,6 +74,8 @@ __all__ = [
     "WasNotEqual",
     "WasNull",
     "bypass",
+    "context",
+    "is_bypassed",
     "unregister",
 ]
 

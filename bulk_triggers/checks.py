@@ -12,6 +12,7 @@ from django.db import models
 from bulk_triggers.cascade_checks import check_database_deletes
 from bulk_triggers.exceptions import TriggerDefinitionError
 from bulk_triggers.registry import registry
+from bulk_triggers.runtime import check_settings
 from bulk_triggers.trigger import EVENT_METHODS, EVENTS, TriggerMeta, check_condition_fields
 
 # Event method names without their "on_" (a method called before_update never runs).
@@ -23,7 +24,7 @@ def check_triggers(
 ) -> list[checks.CheckMessage]:
     """Check every trigger and every model that has triggers."""
     selected = {config.label for config in app_configs} if app_configs else None
-    messages: list[checks.CheckMessage] = []
+    messages: list[checks.CheckMessage] = check_settings() if selected is None else []
     triggers = [t for t in registry if t.model is not None]
     for trigger in triggers:
         model = trigger.model

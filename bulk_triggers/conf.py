@@ -19,9 +19,17 @@ from django.core.signals import setting_changed
 INTEGERS: dict[str, int] = {
     "MAX_DEPTH": 16,
     "CHUNK_SIZE": 2000,
+    "TASK_PAYLOAD_BYTES": 256 * 1024,
 }
 # A flag left unset follows settings.DEBUG.
 FLAGS: tuple[str, ...] = ("PROTECT_OLD",)
+# Lists of trigger labels ("shop.triggers.Notify").
+LABELS: tuple[str, ...] = ("DISABLED",)
+
+
+def known_keys() -> list[str]:
+    """Return every key ``settings.BULK_TRIGGERS`` may hold."""
+    return [*INTEGERS, *FLAGS, *LABELS]
 
 
 _cache: dict[str, Any] = {}
@@ -29,20 +37,20 @@ _cache: dict[str, Any] = {}
 
 def _configured() -> dict[str, Any]:
     configured: dict[str, Any] = getattr(settings, "BULK_TRIGGERS", None) or {}
-    unknown = sorted(set(configured) - set(INTEGERS) - set(FLAGS), key=str)
+    unknown = sorted(set(configured) - set(known_keys()), key=str)
     if unknown:
         guesses = [f"{key!r}: did you mean {_suggest(key)!r}?" for key in unknown if _suggest(key)]
         raise ImproperlyConfigured(
             f"settings.BULK_TRIGGERS has unknown keys {unknown}"
             f"{' (' + ' '.join(guesses) + ')' if guesses else ''}; "
-            f"the known ones are {sorted([*INTEGERS, *FLAGS])}."
+            f"the known ones are {sorted(known_keys())}."
         )
     return configured
 
 
 def _suggest(key: object) -> str | None:
     """Return the known key that ``key`` most likely misspells, if one is close."""
-    close = difflib.get_close_matches(str(key).upper(), [*INTEGERS, *FLAGS], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(key).upper(), known_keys(), n=1, cutoff=0.6)
     return close[0] if close else None
 
 
@@ -51,6 +59,14 @@ def _problem(name: str, value: Any) -> str | None:
     if name in INTEGERS:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             return f"settings.BULK_TRIGGERS[{name!r}] must be a positive integer, got {value!r}."
+    elif name in LABELS:
+        if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+            return (
+                f"settings.BULK_TRIGGERS[{name!r}] must be a list of trigger paths such as "
+                f'["shop.triggers.Notify"], got {value!r}.'
+            )
+        if not all(isinstance(label, str) for label in value):
+            return f"settings.BULK_TRIGGERS[{name!r}] must hold strings only, got {value!r}."
     elif value is not None and not isinstance(value, bool):
         return f"settings.BULK_TRIGGERS[{name!r}] must be True, False or None, got {value!r}."
     return None
@@ -68,7 +84,7 @@ def check_settings(
                 id="bulk_triggers.E101",
             )
         ]
-    known = [*INTEGERS, *FLAGS]
+    known = known_keys()
     messages: list[checks.CheckMessage] = [
         checks.Error(
             f"settings.BULK_TRIGGERS has an unknown key {key!r}.",
@@ -123,3 +139,18 @@ def flag(name: str) -> bool:
         value = bool(settings.DEBUG)
     _cache[name] = value
     return value
+
+
+def disabled() -> frozenset[str]:
+    """Return the labels of the triggers ``BULK_TRIGGERS["DISABLED"]`` switches off."""
+    try:
+        cached: frozenset[str] = _cache["DISABLED"]
+        return cached
+    except KeyError:
+        pass
+    value = _configured().get("DISABLED", ())
+    problem = _problem("DISABLED", value)
+    if problem:
+        raise ImproperlyConfigured(problem)
+    labels = _cache["DISABLED"] = frozenset(value)
+    return labels

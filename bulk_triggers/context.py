@@ -10,11 +10,15 @@ import functools
 import inspect
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import models
 
+from bulk_triggers import conf
 from bulk_triggers.trigger import TriggerMeta
+
+if TYPE_CHECKING:
+    from bulk_triggers.operation import Operation
 
 __all__ = ["bypass", "is_bypassed"]
 
@@ -26,6 +30,8 @@ _restore: ContextVar[tuple[frozenset[object], ...]] = ContextVar(
     "bulk_triggers_bypass_restore", default=()
 )
 _chain: ContextVar[tuple[str, ...]] = ContextVar("bulk_triggers_chain", default=())
+# The operation whose trigger call is running: operations it causes share its id.
+_running: ContextVar[Operation | None] = ContextVar("bulk_triggers_running", default=None)
 # Set by bulk_triggers.testing: the only triggers allowed to run, and where calls are recorded.
 _only: ContextVar[frozenset[TriggerMeta] | None] = ContextVar("bulk_triggers_only", default=None)
 _capturing: ContextVar[tuple[list[Any], ...]] = ContextVar("bulk_triggers_capturing", default=())
@@ -90,8 +96,25 @@ class bypass:
         return wrapper  # type: ignore[return-value]
 
 
-def is_bypassed(trigger: TriggerMeta) -> bool:
-    """Return whether ``trigger`` is skipped in the current context."""
+def is_bypassed(target: object) -> bool:
+    """Return whether ``target`` is skipped in the current context.
+
+    For a trigger: a ``bypass()`` block names it (or a parent trigger, or its model), or
+    ``BULK_TRIGGERS["DISABLED"]`` lists it. For a model: a ``bypass()`` block names it (or
+    its concrete model) or bypasses everything, so none of its triggers run.
+
+    Raises:
+        TypeError: ``target`` is neither a Trigger subclass nor a model class.
+    """
+    if isinstance(target, TriggerMeta):
+        return target.label in conf.disabled() or _bypassed_trigger(target)
+    if isinstance(target, type) and issubclass(target, models.Model):
+        bypassed = _bypassed.get()
+        return _EVERYTHING in bypassed or _names_model(bypassed, target)
+    raise TypeError(f"is_bypassed() takes a Trigger subclass or a model class, got {target!r}.")
+
+
+def _bypassed_trigger(trigger: TriggerMeta) -> bool:
     bypassed = _bypassed.get()
     if not bypassed:
         return False
@@ -100,7 +123,11 @@ def is_bypassed(trigger: TriggerMeta) -> bool:
     if any(cls in bypassed for cls in trigger.__mro__):
         return True
     model = trigger.model
-    return model is not None and any(
+    return model is not None and _names_model(bypassed, model)
+
+
+def _names_model(bypassed: frozenset[object], model: type[models.Model]) -> bool:
+    return any(
         isinstance(target, type)
         and issubclass(target, models.Model)
         and issubclass(model, target)
@@ -114,9 +141,12 @@ def active(triggers: tuple[TriggerMeta, ...]) -> tuple[TriggerMeta, ...]:
     only = _only.get()
     if only is not None:
         triggers = tuple(t for t in triggers if any(cls in only for cls in t.__mro__))
+    disabled = conf.disabled()
+    if disabled:
+        triggers = tuple(t for t in triggers if t.label not in disabled)
     if not _bypassed.get():
         return triggers
-    return tuple(trigger for trigger in triggers if not is_bypassed(trigger))
+    return tuple(trigger for trigger in triggers if not _bypassed_trigger(trigger))
 
 
 def captures() -> tuple[list[Any], ...]:
@@ -129,15 +159,25 @@ def current_chain() -> tuple[str, ...]:
     return _chain.get()
 
 
-def enter(label: str) -> Token[tuple[str, ...]]:
+def running() -> Operation | None:
+    """Return the operation whose trigger call is running in this context, if any."""
+    return _running.get()
+
+
+Entered = tuple[Token[tuple[str, ...]], Token["Operation | None"]]
+
+
+def enter(label: str, operation: Operation | None = None) -> Entered:
     """Record ``label`` as the innermost running trigger call; undo with :func:`leave`.
 
+    ``operation`` is the operation that calls it: operations the call causes nest in it.
     A pair of functions rather than a context manager: it runs around every trigger
     call, where a generator-based context manager's overhead shows.
     """
-    return _chain.set((*_chain.get(), label))
+    return _chain.set((*_chain.get(), label)), _running.set(operation)
 
 
-def leave(token: Token[tuple[str, ...]]) -> None:
+def leave(token: Entered) -> None:
     """Undo the :func:`enter` that returned ``token``."""
-    _chain.reset(token)
+    _running.reset(token[1])
+    _chain.reset(token[0])

@@ -292,8 +292,28 @@ def _deletes(
             if row is not None and obj.pk not in skip:
                 rows.append(clone(row) if row is obj else row)
         if rows:
-            plan.append((Dispatch(model, "delete", collector.using, triggers), rows))
+            dispatch = Dispatch(
+                model,
+                "delete",
+                collector.using,
+                triggers,
+                operation="delete",
+                via=_via(collector, model),
+            )
+            plan.append((dispatch, rows))
     return plan
+
+
+def _via(collector: Collector, model: type[models.Model]) -> str | None:
+    """Return ``"cascade"`` for rows the delete reached through a relation, else None."""
+    origin = collector.origin
+    if isinstance(origin, models.QuerySet):
+        origin_model: type[models.Model] = origin.model
+    elif isinstance(origin, models.Model):
+        origin_model = type(origin)
+    else:
+        return None
+    return None if _concrete(model) is _concrete(origin_model) else "cascade"
 
 
 def _parent_parts(

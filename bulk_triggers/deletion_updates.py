@@ -36,7 +36,9 @@ class SetUpdate:
         self, model: type[models.Model], using: str, triggers: tuple[TriggerMeta, ...]
     ) -> None:
         self.model = model
-        self.dispatch = Dispatch(model, "update", using, triggers)
+        self.dispatch = Dispatch(
+            model, "update", using, triggers, operation="delete", via="cascade"
+        )
         self.values: dict[Any, dict[str, Any]] = defaultdict(dict)  # pk -> attname -> value
         self.pairs: list[tuple[Rows, Rows, Snapshot | None]] = []
 

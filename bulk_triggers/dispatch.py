@@ -14,9 +14,9 @@ from typing import Any
 
 from django.db import models, transaction
 
-from bulk_triggers import conf, paths, related
+from bulk_triggers import conf, operation, paths, related, tasks
 from bulk_triggers.conditions import Condition
-from bulk_triggers.context import active, captures, current_chain, enter, leave
+from bulk_triggers.context import active, captures, current_chain, enter, leave, running
 from bulk_triggers.errors import CALL_ATTRIBUTE, StageErrors
 from bulk_triggers.exceptions import TriggerDepthError
 from bulk_triggers.registry import registry
@@ -42,6 +42,9 @@ class Dispatch:
         event: ``"create"``, ``"update"`` or ``"delete"``.
         using: The database alias of the operation.
         triggers: The active triggers, from :func:`triggers_for`; not empty.
+        operation: The ORM call, for ``self.context`` (``"bulk_update"``, ``"save"`` …);
+            the event's name by default.
+        via: What caused the operation when it is not a direct call (``"cascade"``).
     """
 
     def __init__(
@@ -50,7 +53,13 @@ class Dispatch:
         event: str,
         using: str,
         triggers: tuple[TriggerMeta, ...],
+        *,
+        operation: str | None = None,
+        via: str | None = None,
     ) -> None:
+        # The operation's state in its chain: context, re-entry counts, task numbers.
+        self.state = _begin(model, event, using, operation or event, via)
+        self.context = self.state.context
         self.model = model
         self.event = event
         self.using = using
@@ -99,6 +108,7 @@ class Dispatch:
             and (args := self._arguments(trigger, "commit", written_new, written_old)) is not None
         ]
         if pending:
+            pending = tasks.hand_off(pending, self.event, self.using, self.state)
             transaction.on_commit(lambda: self._run_commit(pending), using=self.using)
 
     def _run(self, stage: str, new: Rows | None, old: Rows | None) -> None:
@@ -152,6 +162,14 @@ class Dispatch:
             indexes: Sequence[int] = range(count)
         else:
             indexes = self._passing(trigger, stage, condition, new, old, count)
+        if trigger.max_reentry is not None:
+            indexes = self.state.admit(
+                trigger,
+                stage,
+                self.event,
+                indexes,
+                new if new is not None else old,  # type: ignore[arg-type]
+            )
         if not indexes:
             return None
         if self.event == "create":
@@ -202,7 +220,8 @@ class Dispatch:
             instance = trigger()
             instance.using = self.using
             instance.__dict__[CALL_ATTRIBUTE] = (errors, args)
-            token = enter(label)
+            instance.context = self.context
+            token = enter(label, self.state)
             try:
                 result = method(instance, *args)
             finally:
@@ -290,6 +309,13 @@ class _OldGuard:
                         f"{row.__dict__.get(name)!r}; old rows are snapshots of the stored "
                         "rows and are never written: change the instances in new instead."
                     )
+
+
+def _begin(
+    model: type[models.Model], event: str, using: str, name: str, via: str | None
+) -> operation.Operation:
+    chain = current_chain()
+    return operation.begin(running(), chain, name, model._meta.label, event, using, via)
 
 
 def _guard_depth(model: type[models.Model], event: str) -> None:

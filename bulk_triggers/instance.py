@@ -104,7 +104,7 @@ def _save_new(
 ) -> Any:
     model = type(instance)
     using = options["using"]
-    dispatch = Dispatch(model, "create", using, triggers)
+    dispatch = Dispatch(model, "create", using, triggers, operation="save")
     with transaction.atomic(using=using):
         dispatch.before([instance], None)
         computed = pending(model, [instance])
@@ -122,7 +122,7 @@ def _save_existing(
 ) -> Any:
     model = type(instance)
     using = options["using"]
-    dispatch = Dispatch(model, "update", using, triggers)
+    dispatch = Dispatch(model, "update", using, triggers, operation="save")
     update_fields = options.get("update_fields")
     update_fields = _deferred_save(instance, old, update_fields, using)
     row = instance

@@ -136,7 +136,7 @@ class TriggerQuerySet(models.QuerySet[M]):
         if not objs:
             return objs
         using = self._write_alias()
-        dispatch = Dispatch(self.model, "create", using, triggers)
+        dispatch = Dispatch(self.model, "create", using, triggers, operation="bulk_create")
         dispatch.inputs = objs
         plain = self._plain(using)
         with transaction.atomic(using=using):
@@ -228,7 +228,7 @@ class TriggerQuerySet(models.QuerySet[M]):
         if not objs:
             return 0
         using = self._write_alias()
-        dispatch = Dispatch(self.model, "update", using, triggers)
+        dispatch = Dispatch(self.model, "update", using, triggers, operation="bulk_update")
         dispatch.inputs = objs
         plain = self._plain(using)
         batches = self._django_batches(objs, fields, batch_size, using)
@@ -298,7 +298,7 @@ class TriggerQuerySet(models.QuerySet[M]):
         if not triggers or not kwargs or self.query.is_empty():
             return super().update(**kwargs)
         using = self._write_alias()
-        dispatch = Dispatch(self.model, "update", using, triggers)
+        dispatch = Dispatch(self.model, "update", using, triggers, operation="update")
         target = _update_target(self, using)
         updated = 0
         _refuse_as_django_would(models.QuerySet.update, self, **kwargs)

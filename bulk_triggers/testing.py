@@ -13,11 +13,14 @@ from typing import Any
 
 from bulk_triggers.context import _capturing, _only
 from bulk_triggers.registry import registry
+from bulk_triggers.tasks import CapturedTasks, capture_tasks
 from bulk_triggers.trigger import TriggerMeta
 
 __all__ = [
     "Capture",
     "CapturedCall",
+    "CapturedTasks",
+    "capture_tasks",
     "capture_triggers",
     "isolated_registry",
     "only_triggers",

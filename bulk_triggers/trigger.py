@@ -13,8 +13,10 @@ from django.db import DEFAULT_DB_ALIAS, models
 from bulk_triggers import errors as _errors
 from bulk_triggers.conditions import Condition
 from bulk_triggers.exceptions import TriggerDefinitionError
+from bulk_triggers.operation import OperationContext
 from bulk_triggers.paths import SEPARATOR, path_problem, preload_problem
 from bulk_triggers.registry import registry
+from bulk_triggers.runtime import check_run_time_attributes
 
 __all__ = ["EVENTS", "STAGES", "Trigger", "TriggerMeta", "unregister"]
 
@@ -43,6 +45,9 @@ class TriggerMeta(type):
     replaces: TriggerMeta | None
     select_related: tuple[str, ...]
     prefetch_related: tuple[Any, ...]
+    max_reentry: int | None
+    task: bool
+    task_options: dict[str, Any]
     _definition_index: int
     _generic: bool
     _methods: dict[tuple[str, str], Callable[..., Any]]
@@ -57,6 +62,7 @@ class TriggerMeta(type):
         cls.model, cls._generic = _model_of(cls)
         _check_event_methods(cls, _own_and_mixed_in(cls, namespace))
         _check_attributes(cls)
+        check_run_time_attributes(cls)
         cls._methods = {
             EVENT_METHODS[attr]: getattr(cls, attr)
             for attr in EVENT_METHODS
@@ -94,6 +100,13 @@ class Trigger(Generic[M], metaclass=TriggerMeta):
         select_related: Forward relations loaded for the rows each method receives.
         prefetch_related: Relations (or ``Prefetch`` objects) prefetched for those rows.
         using: The database alias of the operation being dispatched.
+        max_reentry: How many times one row may enter each method of this trigger in
+            one operation chain; rows past it are left out. ``None``: no limit.
+        task: Run the commit-stage methods in a Tasks worker (``bulk_triggers.tasks``).
+        task_options: ``queue_name``, ``priority`` and ``backend`` of those tasks.
+        context: The :class:`~bulk_triggers.operation.OperationContext` being dispatched
+            (``None`` when a test calls the method directly).
+        task_key: In a task, its idempotency key; ``None`` elsewhere.
     """
 
     model: ClassVar[type[Any] | None] = None
@@ -102,6 +115,11 @@ class Trigger(Generic[M], metaclass=TriggerMeta):
     replaces: ClassVar[TriggerMeta | None] = None
     select_related: ClassVar[tuple[str, ...]] = ()
     prefetch_related: ClassVar[tuple[Any, ...]] = ()
+    max_reentry: ClassVar[int | None] = None
+    task: ClassVar[bool] = False
+    task_options: ClassVar[dict[str, Any]] = {}
+    context: OperationContext | None = None
+    task_key: str | None = None
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using

@@ -271,8 +271,12 @@ class Steps:
         self.model = model
         self.options = options
         self.keyed = tuple(dict.fromkeys(name for key in keys for name in key))
-        self.create = Dispatch(model, "create", using, creates) if creates else None
-        self.update = Dispatch(model, "update", using, updates) if updates else None
+        self.create = (
+            Dispatch(model, "create", using, creates, operation="bulk_create") if creates else None
+        )
+        self.update = (
+            Dispatch(model, "update", using, updates, operation="bulk_create") if updates else None
+        )
         self.watched = writable_attnames(model)
         self.plain: models.QuerySet[Any] = models.QuerySet(model=model, using=using)
 

@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "tests.keysapp",
     "tests.upsertsapp",
     "tests.cascadesapp",
+    "tests.tasksapp",
+    "django_tasks_db",
     "shop",
 ]
 

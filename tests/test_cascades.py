@@ -593,3 +593,26 @@ def test_a_new_model_class_drops_the_reachability_cache() -> None:
                 app_label = "cascadesapp"
 
     assert CascRoot not in deletion._reach
+
+
+@pytest.mark.parametrize("entry", ["queryset", "instance"])
+def test_context_names_the_delete_and_the_cascade(using: str, entry: str) -> None:
+    """The deleted model's triggers see operation "delete"; cascaded models' see via "cascade"."""
+    root = build_tree()
+    seen: dict[type[models.Model], tuple[str, str | None]] = {}
+
+    def recorder(model: type[models.Model]) -> Callable[..., None]:
+        def run(self: Any, old: list[Any]) -> None:
+            seen[model] = (self.context.operation, self.context.via)
+
+        return run
+
+    for model in (CascRoot, CascBranch):
+        types.new_class(
+            f"Context{model.__name__}",
+            (Trigger[model],),  # type: ignore[valid-type]
+            {},
+            lambda ns, model=model: ns.update(on_before_delete=recorder(model)),
+        )
+    ENTRIES[entry](root)
+    assert seen == {CascRoot: ("delete", None), CascBranch: ("delete", "cascade")}

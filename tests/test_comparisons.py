@@ -112,7 +112,7 @@ def test_incomparable_types_name_the_field() -> None:
     with pytest.raises(TypeError, match=r"IsGreaterThan\('amount', 'x'\).*testapp.Item\.amount"):
         IsGreaterThan("amount", "x").check(item({"amount": 5}), None)
     naive = datetime.datetime(2026, 1, 1)
-    aware = naive.replace(tzinfo=datetime.UTC)
+    aware = naive.replace(tzinfo=datetime.timezone.utc)
     with pytest.raises(TypeError, match=r"condsapp.CondOrder\.updated_at.*datetime"):
         WasLessThan("updated_at", naive).check(None, CondOrder(updated_at=aware))
 

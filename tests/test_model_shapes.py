@@ -10,7 +10,7 @@ stored in the database.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -27,7 +27,7 @@ from tests.recorder import Recorder, record
 from tests.shapesapp.models import ShAccount, ShOrder, ShParcel, ShWarehouse
 
 Ctx = dict[str, Any]
-DUE = datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)
+DUE = datetime(2030, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
 NAIVE = pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime")
 
 

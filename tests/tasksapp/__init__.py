@@ -1,0 +1,1 @@
+"""Models of the task-trigger and operation-context tests (issue 15)."""
