@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from django.db import connections, models, transaction
 
-from bulk_triggers import upsert
+from bulk_triggers import upsert, upsert_steps
 from bulk_triggers.bulk_update import (
     django_batches,
     django_count,
@@ -170,7 +170,7 @@ class TriggerQuerySet(models.QuerySet[M]):
                 "would be updated. Declare the constraint on the model."
             )
         planner = upsert.Planner(self.model, options, using)
-        steps = upsert.Steps(self.model, options, using, creates, updates, planner.keys)
+        steps = upsert_steps.Steps(self.model, options, using, creates, updates, planner.keys)
         with transaction.atomic(using=using), planner.reserved(objs):
             for chunk in chunks(objs):
                 plan = planner.plan(chunk)
