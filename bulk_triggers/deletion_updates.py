@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any
 
 from django.db import models
 from django.db.models.deletion import Collector
 
+from bulk_triggers.deletion_collector import concrete
 from bulk_triggers.dispatch import Dispatch, chunks
 from bulk_triggers.rows import load_by_pk
 from bulk_triggers.snapshot import Snapshot, clone, writable_attnames
@@ -23,10 +24,6 @@ from bulk_triggers.trigger import TriggerMeta
 __all__ = ["SetUpdate", "plan_updates"]
 
 Rows = list[models.Model]
-
-
-def _concrete(model: type[models.Model]) -> type[models.Model]:
-    return cast("type[models.Model]", model._meta.concrete_model)
 
 
 class SetUpdate:
@@ -87,7 +84,7 @@ def plan_updates(
     """
     plans: dict[type[models.Model], SetUpdate] = {}
     for (field, value), entries in collector.field_updates.items():
-        model = _concrete(field.model)
+        model = concrete(field.model)
         triggers = lookup(model, "update")
         if not triggers:
             continue
