@@ -79,9 +79,7 @@ class TriggerQuerySet(models.QuerySet[M]):
         return self.db
 
     def create(self, **kwargs: Any) -> M:
-        from bulk_triggers.models import TriggerModelMixin
-
-        if issubclass(self.model, TriggerModelMixin) or not triggers_for(self.model, "create"):
+        if _saves_with_triggers(self.model) or not triggers_for(self.model, "create"):
             return super().create(**kwargs)  # The mixin's save() dispatches, once.
         reverse = frozenset(kwargs) & self.model._meta._reverse_one_to_one_field_names  # type: ignore[attr-defined]
         if reverse:
@@ -98,9 +96,7 @@ class TriggerQuerySet(models.QuerySet[M]):
         create_defaults: Any = None,
         **kwargs: Any,
     ) -> tuple[M, bool]:
-        from bulk_triggers.models import TriggerModelMixin
-
-        if issubclass(self.model, TriggerModelMixin) or not triggers_for(self.model, "update"):
+        if _saves_with_triggers(self.model) or not triggers_for(self.model, "update"):
             return super().update_or_create(defaults, create_defaults, **kwargs)
         # Without the mixin, the obj.save() that Django's update_or_create() ends with
         # would skip the triggers: get_or_create() hands it an object that dispatches.
@@ -265,3 +261,8 @@ class TriggerQuerySet(models.QuerySet[M]):
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
     update.alters_data = True  # type: ignore[attr-defined]
+
+
+def _saves_with_triggers(model: type[models.Model]) -> bool:
+    """Return whether ``model``'s own ``save()`` dispatches (``TriggerModelMixin`` says so)."""
+    return bool(getattr(model, "_bulk_triggers_saves", False))
