@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 
 from django.db import connections, models
 
-__all__ = ["django_batches", "django_count", "group_by_changes", "pk_key", "written_objects"]
+__all__ = [
+    "django_batches",
+    "django_count",
+    "group_by_changes",
+    "pk_key",
+    "written_in_lock_order",
+    "written_objects",
+]
 
 M = TypeVar("M", bound=models.Model)
 
@@ -64,6 +71,15 @@ def written_objects(batches: Sequence[Sequence[M]], key: Callable[[Any], Any]) -
                 seen.add(pk)
                 winners[pk] = obj
     return list(winners.values())
+
+
+def written_in_lock_order(batches: Sequence[Sequence[M]], key: Callable[[Any], Any]) -> list[M]:
+    """Return :func:`written_objects` in primary key order, the order their rows are locked.
+
+    ``update()`` and ``delete()`` lock in that order too, so that concurrent writers
+    cannot deadlock on each other's chunks.
+    """
+    return sorted(written_objects(batches, key), key=lambda obj: key(obj.pk))
 
 
 def group_by_changes(

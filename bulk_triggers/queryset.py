@@ -27,7 +27,7 @@ from bulk_triggers.bulk_update import (
     django_count,
     group_by_changes,
     pk_key,
-    written_objects,
+    written_in_lock_order,
 )
 from bulk_triggers.composition import check_composition
 from bulk_triggers.computed import pending, read_back
@@ -191,22 +191,16 @@ class TriggerQuerySet(models.QuerySet[M]):
         dispatch.inputs = objs
         plain = self._plain(using)
         batches = django_batches(self.model, objs, fields, batch_size, using)
-        # One object per row, the one Django's statements would leave stored; locked in
-        # primary key order, as update() and delete() do, so that concurrent writers
-        # cannot deadlock on each other's chunks.
         key = pk_key(self.model)
-        ordered = sorted(written_objects(batches, key), key=lambda obj: key(obj.pk))
+        ordered = written_in_lock_order(batches, key)
         watched = [name for name in writable_attnames(self.model) if name not in written]
+        no_key = not writes_key(self.model, written)
         updated = 0
         existing: set[Any] = set()
         with transaction.atomic(using=using):
             for unique in chunks(ordered):
-                stored = load_by_pk(
-                    self.model,
-                    [key(obj.pk) for obj in unique],
-                    using,
-                    no_key=not writes_key(self.model, written),
-                )
+                pks = [key(obj.pk) for obj in unique]
+                stored = load_by_pk(self.model, pks, using, no_key=no_key)
                 existing.update(stored)
                 callers: list[M] = [obj for obj in unique if key(obj.pk) in stored]
                 old = [stored[key(obj.pk)] for obj in callers]
