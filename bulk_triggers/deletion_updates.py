@@ -18,7 +18,7 @@ from django.db.models.deletion import Collector
 from bulk_triggers.deletion_collector import concrete
 from bulk_triggers.dispatch import Dispatch, chunks
 from bulk_triggers.rows import load_by_pk
-from bulk_triggers.snapshot import Snapshot, clone, writable_attnames
+from bulk_triggers.snapshot import Snapshot, by_changes, clone, writable_attnames
 from bulk_triggers.trigger import TriggerMeta
 
 __all__ = ["SetUpdate", "plan_updates"]
@@ -59,11 +59,7 @@ class SetUpdate:
         for new, _, snapshot in self.pairs:
             if snapshot is None:
                 continue
-            groups: dict[frozenset[str], Rows] = defaultdict(list)
-            for row, changed in zip(new, snapshot.changes(new), strict=True):
-                if changed:
-                    groups[changed].append(row)
-            for names, rows in groups.items():
+            for names, rows in by_changes(new, snapshot.changes(new)).items():
                 plain.bulk_update(rows, sorted(names))
 
     def after(self) -> None:

@@ -7,14 +7,13 @@ triggers changed outside ``update_fields``.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import NotSupportedError, models
 
 from bulk_triggers.dispatch import Dispatch
-from bulk_triggers.snapshot import Snapshot, copy_back, writable_attnames
+from bulk_triggers.snapshot import Snapshot, by_changes, copy_back, writable_attnames
 from bulk_triggers.trigger import TriggerMeta
 from bulk_triggers.unique_keys import Key
 from bulk_triggers.upsert import Options, Plan
@@ -88,10 +87,7 @@ class Steps:
     def _write_changes(self, new: Sequence[Any], changes: Sequence[frozenset[str]]) -> None:
         """Write the fields outside ``update_fields`` that before-update triggers changed."""
         written = frozenset(self.options.update_fields)
-        groups: dict[frozenset[str], list[Any]] = defaultdict(list)
-        for row, changed in zip(new, changes, strict=True):
-            if changed - written:
-                groups[changed - written].append(row)
+        groups = by_changes(new, [changed - written for changed in changes])
         for names, rows in groups.items():
             if any(row.pk is None for row in rows):
                 raise NotSupportedError(
