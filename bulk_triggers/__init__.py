@@ -20,18 +20,18 @@ from bulk_triggers.comparisons import (
     WasNotEqual,
     WasNull,
 )
-from bulk_triggers.conditions import (
+from bulk_triggers.conditions import Condition
+from bulk_triggers.context import bypass, is_bypassed
+from bulk_triggers.errors import RowError, RowErrors, TriggerError
+from bulk_triggers.exceptions import TriggerDefinitionError, TriggerDepthError
+from bulk_triggers.field_conditions import (
     ChangesFrom,
     ChangesTo,
-    Condition,
     HasChanged,
     IsEqual,
     IsNotEqual,
     WasEqual,
 )
-from bulk_triggers.context import bypass, is_bypassed
-from bulk_triggers.errors import RowError, RowErrors, TriggerError
-from bulk_triggers.exceptions import TriggerDefinitionError, TriggerDepthError
 from bulk_triggers.operation import OperationContext, context
 from bulk_triggers.trigger import Trigger, unregister
 

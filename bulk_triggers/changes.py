@@ -7,7 +7,8 @@ from typing import Any
 
 from django.db import models
 
-from bulk_triggers.conditions import Condition, value_at
+from bulk_triggers.conditions import Condition
+from bulk_triggers.field_conditions import value_at
 from bulk_triggers.paths import SEPARATOR
 from bulk_triggers.snapshot import attname
 

@@ -10,10 +10,11 @@ from django.core import checks
 from django.db import models
 
 from bulk_triggers.cascade_checks import check_database_deletes
+from bulk_triggers.definitions import EVENT_METHODS, EVENTS, check_condition_fields
 from bulk_triggers.exceptions import TriggerDefinitionError
 from bulk_triggers.registry import registry
 from bulk_triggers.runtime import check_settings
-from bulk_triggers.trigger import EVENT_METHODS, EVENTS, TriggerMeta, check_condition_fields
+from bulk_triggers.trigger import TriggerMeta
 
 # Event method names without their "on_" (a method called before_update never runs).
 _BARE_EVENT_NAMES = {name.removeprefix("on_"): name for name in EVENT_METHODS}

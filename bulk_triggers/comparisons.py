@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import models
 
-from bulk_triggers.conditions import FieldCondition, comparable, expected, value_at
+from bulk_triggers.field_conditions import FieldCondition, comparable, expected, value_at
 
 __all__ = [
     "IsGreaterThan",

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["bypass", "is_bypassed"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Called with each dispatched method call: trigger, stage, event, new, old, using.
+Recorder = Callable[[TriggerMeta, str, str, list[Any] | None, list[Any] | None, str], None]
 
 # ``None`` in the set means "everything"; an empty frozenset means nothing is bypassed.
 _bypassed: ContextVar[frozenset[object]] = ContextVar("bulk_triggers_bypassed", default=frozenset())
@@ -34,7 +36,7 @@ _chain: ContextVar[tuple[str, ...]] = ContextVar("bulk_triggers_chain", default=
 _running: ContextVar[Operation | None] = ContextVar("bulk_triggers_running", default=None)
 # Set by bulk_triggers.testing: the only triggers allowed to run, and where calls are recorded.
 _only: ContextVar[frozenset[TriggerMeta] | None] = ContextVar("bulk_triggers_only", default=None)
-_capturing: ContextVar[tuple[list[Any], ...]] = ContextVar("bulk_triggers_capturing", default=())
+_capturing: ContextVar[tuple[Recorder, ...]] = ContextVar("bulk_triggers_capturing", default=())
 
 _EVERYTHING = None
 
@@ -149,8 +151,8 @@ def active(triggers: tuple[TriggerMeta, ...]) -> tuple[TriggerMeta, ...]:
     return tuple(trigger for trigger in triggers if not _bypassed_trigger(trigger))
 
 
-def captures() -> tuple[list[Any], ...]:
-    """Return the lists that ``capture_triggers()`` blocks record calls into."""
+def captures() -> tuple[Recorder, ...]:
+    """Return the recorders that ``capture_triggers()`` blocks installed, innermost last."""
     return _capturing.get()
 
 

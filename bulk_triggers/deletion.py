@@ -38,10 +38,11 @@ from django.db.models.deletion import (
 from django.db.models.signals import class_prepared
 
 from bulk_triggers.context import active as skip_bypassed
+from bulk_triggers.deletion_collector import TriggerCollector, concrete, triggers_of
 from bulk_triggers.deletion_updates import plan_updates
-from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
+from bulk_triggers.dispatch import Dispatch, chunks
 from bulk_triggers.registry import registry
-from bulk_triggers.rows import in_chunks, load_one, locked, row_builder, selection
+from bulk_triggers.rows import in_chunks, load_one, row_builder, selection
 from bulk_triggers.snapshot import clone
 from bulk_triggers.trigger import TriggerMeta
 
@@ -49,14 +50,6 @@ __all__ = ["delete_instance_rows", "delete_queryset", "may_fire"]
 
 Rows = list[models.Model]
 _SKIPPED = (DO_NOTHING, PROTECT, RESTRICT)
-
-
-def _triggers(model: type[models.Model], event: str, *, active: bool = True) -> tuple[Any, ...]:
-    """Return the triggers of ``event`` for rows of ``model``: the one lookup of this module.
-
-    With ``active``, without those that ``bypass()`` or the testing helpers skip.
-    """
-    return triggers_for(model, event) if active else registry.for_model(model, event)
 
 
 _reach: dict[type[models.Model], tuple[TriggerMeta, ...]] = {}
@@ -98,7 +91,7 @@ def _walk(start: type[models.Model]) -> Iterator[TriggerMeta]:
         if model in seen:
             continue
         seen.add(model)
-        yield from _triggers(model, "delete", active=False)
+        yield from triggers_of(model, "delete", active=False)
         todo.extend(model._meta.get_parent_list())
         for related in get_candidate_relations_to_delete(model._meta):
             on_delete = related.field.remote_field.on_delete  # type: ignore[attr-defined]
@@ -108,7 +101,7 @@ def _walk(start: type[models.Model]) -> Iterator[TriggerMeta]:
             elif on_delete in _SKIPPED or hasattr(on_delete, "on_delete_sql"):
                 continue  # Refusals, and what the database does on its own (DB_*).
             else:  # SET_NULL, SET_DEFAULT, SET(...), or a custom handler.
-                yield from _triggers(target, "update", active=False)
+                yield from triggers_of(target, "update", active=False)
                 if on_delete not in (SET_NULL, SET_DEFAULT) and not _is_set(on_delete):
                     todo.append(target)  # A custom handler may cascade.
         todo.extend(
@@ -118,83 +111,9 @@ def _walk(start: type[models.Model]) -> Iterator[TriggerMeta]:
         )
 
 
-def _concrete(model: type[models.Model]) -> type[models.Model]:
-    return cast("type[models.Model]", model._meta.concrete_model)
-
-
 def _is_set(on_delete: Any) -> bool:
     deconstruct = getattr(on_delete, "deconstruct", None)
     return deconstruct is not None and deconstruct()[0] == "django.db.models.SET"
-
-
-class _Collector(Collector):
-    """Django's collector, which loads the full rows of every model that has triggers.
-
-    Models with delete or update triggers are treated as having signal receivers: they
-    are never fast-deleted nor loaded with deferred fields, so their rows can be handed
-    to the triggers. Those rows are read under lock (:func:`~bulk_triggers.rows.locked`).
-    The models Django would have fast-deleted are remembered in ``fast``: once their
-    rows are loaded, :meth:`keep_fast` deletes them as Django would, one statement per
-    chunk rather than one per hundred rows.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fast: set[type[models.Model]] = set()
-        self._as_django = False
-
-    def _has_signal_listeners(self, model: type[models.Model]) -> bool:
-        if super()._has_signal_listeners(model):  # type: ignore[misc]
-            return True
-        return not self._as_django and bool(
-            _triggers(model, "delete") or _triggers(model, "update")
-        )
-
-    def can_fast_delete(self, objs: Any, from_field: Any = None) -> bool:
-        if super().can_fast_delete(objs, from_field):
-            return True
-        self._as_django = True
-        try:
-            djangos = super().can_fast_delete(objs, from_field)
-        finally:
-            self._as_django = False
-        if djangos:
-            self.fast.add(objs._meta.model if hasattr(objs, "_meta") else objs.model)
-        return False
-
-    def keep_fast(self, keep: models.Model | None) -> None:
-        """Turn the loaded rows of models Django would fast-delete back into fast deletes.
-
-        The instance ``keep`` (``Model.delete()``'s own) stays collected, so that Django
-        clears its primary key as it always does.
-        """
-        for model in self.fast:
-            instances = self.data.get(model)
-            if not instances or (keep is not None and type(keep) is model):
-                continue
-            del self.data[model]
-            plain: models.QuerySet[Any] = models.QuerySet(model=model, using=self.using)
-            pks = sorted(obj.pk for obj in instances)
-            self.fast_deletes.extend(plain.filter(pk__in=chunk) for chunk in chunks(pks))
-
-    def related_objects(
-        self, related_model: type[models.Model], related_fields: Iterable[Any], objs: Any
-    ) -> models.QuerySet[Any]:
-        related_fields = list(related_fields)
-        queryset = super().related_objects(related_model, related_fields, objs)
-        cascades = any(field.remote_field.on_delete is CASCADE for field in related_fields)
-        if cascades and _triggers(related_model, "delete"):
-            return locked(queryset, only_self=True)
-        return queryset
-
-    def collect(self, objs: Any, *args: Any, **kwargs: Any) -> None:
-        if (
-            isinstance(objs, models.QuerySet)
-            and objs._result_cache is None
-            and _triggers(objs.model, "delete")
-        ):
-            objs = locked(objs, only_self=True)  # Generic relations' targets.
-        super().collect(objs, *args, **kwargs)
 
 
 def delete_queryset(queryset: models.QuerySet[Any], using: str) -> tuple[int, dict[str, int]]:
@@ -210,7 +129,7 @@ def delete_queryset(queryset: models.QuerySet[Any], using: str) -> tuple[int, di
     total, counts = 0, Counter[str]()
     with transaction.atomic(using=using):
         for rows in in_chunks(selection(queryset, using).values_list(*attnames)):
-            collector = _Collector(using=using, origin=queryset)
+            collector = TriggerCollector(using=using, origin=queryset)
             collector.can_fast_delete(queryset)  # Remembers whether Django would have.
             collector.collect([build(row) for row in rows])
             deleted, per_model = _run(collector, {})
@@ -228,10 +147,10 @@ def delete_instance_rows(
     object; a row that is not stored (any more) is left to ``delete``, Django's own.
     """
     model = type(instance)
-    collector = _Collector(using=using, origin=instance)
+    collector = TriggerCollector(using=using, origin=instance)
     with transaction.atomic(using=using):
         stored: dict[int, models.Model | None] = {}
-        if _triggers(model, "delete"):
+        if triggers_of(model, "delete"):
             stored[id(instance)] = load_one(model, instance.pk, using)
             if stored[id(instance)] is None:
                 result: tuple[int, dict[str, int]] = delete(using=using, keep_parents=keep_parents)
@@ -241,18 +160,18 @@ def delete_instance_rows(
 
 
 def _run(
-    collector: _Collector, stored: dict[int, models.Model | None]
+    collector: TriggerCollector, stored: dict[int, models.Model | None]
 ) -> tuple[int, dict[str, int]]:
     """Run the before stages, the collector's writes, the updates' changes, the after stages."""
     using = collector.using
     collector.sort()
     deletes = _deletes(collector, stored)
     gone = {
-        (_concrete(model), obj.pk)
+        (concrete(model), obj.pk)
         for model, instances in collector.data.items()
         for obj in instances
     }
-    updates = plan_updates(collector, gone, _triggers)
+    updates = plan_updates(collector, gone, triggers_of)
     for update in updates:
         update.before()
     for dispatch, rows in deletes:
@@ -282,10 +201,10 @@ def _deletes(
     parts = _parent_parts(collector.data)
     plan = []
     for model, instances in collector.data.items():
-        triggers = _triggers(model, "delete")
+        triggers = triggers_of(model, "delete")
         if not triggers:
             continue
-        skip = parts.get(_concrete(model), set())
+        skip = parts.get(concrete(model), set())
         rows: Rows = []
         for obj in sorted(instances, key=attrgetter("pk")):
             row = stored.get(id(obj), obj)
@@ -313,7 +232,7 @@ def _via(collector: Collector, model: type[models.Model]) -> str | None:
         origin_model = type(origin)
     else:
         return None
-    return None if _concrete(model) is _concrete(origin_model) else "cascade"
+    return None if concrete(model) is concrete(origin_model) else "cascade"
 
 
 def _parent_parts(
@@ -322,7 +241,7 @@ def _parent_parts(
     """Return, per concrete parent model, the keys of rows that are parts of collected children."""
     parts: dict[type[models.Model], set[Any]] = defaultdict(set)
     for model, instances in data.items():
-        for parent, ptr in _concrete(model)._meta.parents.items():
+        for parent, ptr in concrete(model)._meta.parents.items():
             if ptr is not None:
-                parts[_concrete(parent)].update(getattr(obj, ptr.attname) for obj in instances)
+                parts[concrete(parent)].update(getattr(obj, ptr.attname) for obj in instances)
     return parts

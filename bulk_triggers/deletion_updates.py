@@ -10,23 +10,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any
 
 from django.db import models
 from django.db.models.deletion import Collector
 
+from bulk_triggers.deletion_collector import concrete
 from bulk_triggers.dispatch import Dispatch, chunks
 from bulk_triggers.rows import load_by_pk
-from bulk_triggers.snapshot import Snapshot, clone, writable_attnames
+from bulk_triggers.snapshot import Snapshot, by_changes, clone, writable_attnames
 from bulk_triggers.trigger import TriggerMeta
 
 __all__ = ["SetUpdate", "plan_updates"]
 
 Rows = list[models.Model]
-
-
-def _concrete(model: type[models.Model]) -> type[models.Model]:
-    return cast("type[models.Model]", model._meta.concrete_model)
 
 
 class SetUpdate:
@@ -64,11 +61,7 @@ class SetUpdate:
         for new, _, snapshot in self.pairs:
             if snapshot is None:
                 continue
-            groups: dict[frozenset[str], Rows] = defaultdict(list)
-            for row, changed in zip(new, snapshot.changes(new), strict=True):
-                if changed:
-                    groups[changed].append(row)
-            for names, rows in groups.items():
+            for names, rows in by_changes(new, snapshot.changes(new)).items():
                 plain.bulk_update(rows, sorted(names))
 
     def after(self) -> None:
@@ -89,7 +82,7 @@ def plan_updates(
     """
     plans: dict[type[models.Model], SetUpdate] = {}
     for (field, value), entries in collector.field_updates.items():
-        model = _concrete(field.model)
+        model = concrete(field.model)
         triggers = lookup(model, "update")
         if not triggers:
             continue

@@ -15,12 +15,12 @@ from typing import Any
 from django.db import models, transaction
 
 from bulk_triggers import conf, operation, paths, related, tasks
+from bulk_triggers.call_guards import OldGuard, guard_depth, method_label
 from bulk_triggers.conditions import Condition
 from bulk_triggers.context import active, captures, current_chain, enter, leave, running
 from bulk_triggers.errors import CALL_ATTRIBUTE, StageErrors
-from bulk_triggers.exceptions import TriggerDepthError
 from bulk_triggers.registry import registry
-from bulk_triggers.snapshot import MISSING, clone, copy_value
+from bulk_triggers.snapshot import clone
 from bulk_triggers.trigger import TriggerMeta
 
 logger = logging.getLogger("bulk_triggers")
@@ -72,7 +72,7 @@ class Dispatch:
         # reorders them (bulk_update), else the count of rows of the earlier chunks.
         self.inputs: Sequence[Any] | None = None
         self._start = self._next = 0
-        _guard_depth(model, event)
+        guard_depth(model, event)
 
     def before(self, new: Rows | None, old: Rows | None) -> None:
         """Run the before stage; the rows may be changed in place.
@@ -209,13 +209,12 @@ class Dispatch:
     def _call(
         self, trigger: TriggerMeta, stage: str, args: tuple[list[Any], ...], errors: StageErrors
     ) -> None:
-        label = _label(trigger, stage, self.event)
+        label = method_label(trigger, stage, self.event)
         method = trigger._methods[(stage, self.event)]
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
-        for calls in captures():
-            calls.append(self._record(trigger, stage, args))
-        guard = _OldGuard(args[-1]) if self.protect_old else None
+        self._record(trigger, stage, args)
+        guard = OldGuard(args[-1]) if self.protect_old else None
         try:
             instance = trigger()
             instance.using = self.using
@@ -241,23 +240,30 @@ class Dispatch:
                 "Change the rows in place instead of returning them."
             )
         if debug:
-            logger.debug(
-                "%s: %s %s, %d %s row(s) on %r, %.2f ms",
-                label,
-                stage,
-                self.event,
-                len(args[0]),
-                self.model._meta.label,
-                self.using,
-                (time.perf_counter() - started) * 1000,
-            )
+            self._log(label, stage, len(args[0]), started)
 
-    def _record(self, trigger: TriggerMeta, stage: str, args: tuple[list[Any], ...]) -> Any:
-        from bulk_triggers.testing import CapturedCall
+    def _log(self, label: str, stage: str, count: int, started: float) -> None:
+        """Log one call at DEBUG level: the method, the rows, the database and the time."""
+        logger.debug(
+            "%s: %s %s, %d %s row(s) on %r, %.2f ms",
+            label,
+            stage,
+            self.event,
+            count,
+            self.model._meta.label,
+            self.using,
+            (time.perf_counter() - started) * 1000,
+        )
 
+    def _record(self, trigger: TriggerMeta, stage: str, args: tuple[list[Any], ...]) -> None:
+        """Hand the call to the recorders ``bulk_triggers.testing`` installed, if any."""
+        recorders = captures()
+        if not recorders:
+            return
         new = args[0] if self.event != "delete" else None
         old = args[-1] if self.event != "create" else None
-        return CapturedCall(trigger, stage, self.event, new, old, self.using)
+        for record in recorders:
+            record(trigger, stage, self.event, new, old, self.using)
 
 
 def _select(condition: Condition, new: Rows | None, old: Rows | None, count: int) -> list[int]:
@@ -269,61 +275,11 @@ def _select(condition: Condition, new: Rows | None, old: Rows | None, count: int
     ]
 
 
-_labels: dict[tuple[TriggerMeta, str, str], str] = {}
-
-
-def _label(trigger: TriggerMeta, stage: str, event: str) -> str:
-    """Return ``"module.Trigger.on_stage_event"``, built once per method."""
-    key = (trigger, stage, event)
-    try:
-        return _labels[key]
-    except KeyError:
-        label = _labels[key] = f"{trigger.label}.on_{stage}_{event}"
-        return label
-
-
-class _OldGuard:
-    """Notice a trigger changing ``old`` (``BULK_TRIGGERS["PROTECT_OLD"]``, DEBUG by default).
-
-    Costs a copy of every old row's fields per trigger call, which is why it is a
-    development aid that production can leave off.
-    """
-
-    def __init__(self, old: list[Any]) -> None:
-        self.old = old
-        self.states = [
-            {
-                name: copy_value(value)
-                for name, value in row.__dict__.items()
-                if not name.startswith("_")
-            }
-            for row in old
-        ]
-
-    def check(self, label: str) -> None:
-        for index, (row, state) in enumerate(zip(self.old, self.states, strict=True)):
-            for name, value in state.items():
-                if row.__dict__.get(name, MISSING) != value:
-                    raise TypeError(
-                        f"Trigger {label} changed old[{index}].{name} from {value!r} to "
-                        f"{row.__dict__.get(name)!r}; old rows are snapshots of the stored "
-                        "rows and are never written: change the instances in new instead."
-                    )
-
-
 def _begin(
     model: type[models.Model], event: str, using: str, name: str, via: str | None
 ) -> operation.Operation:
     chain = current_chain()
     return operation.begin(running(), chain, name, model._meta.label, event, using, via)
-
-
-def _guard_depth(model: type[models.Model], event: str) -> None:
-    chain = current_chain()
-    if chain:
-        max_depth = conf.get("MAX_DEPTH")
-        if len(chain) >= max_depth:
-            raise TriggerDepthError((*chain, f"{model._meta.label} {event}"), max_depth)
 
 
 def chunks(rows: Sequence[Any], size: int | None = None) -> list[Sequence[Any]]:

@@ -60,6 +60,20 @@ def save_instance(
         # Loaded rows are updated, as Django assumes; only a new instance with an explicit
         # primary key needs the lookup to know whether Django will insert it.
         return save(**options)
+    return _save_as_stored(instance, save, options, creating, updating)
+
+
+def _save_as_stored(
+    instance: models.Model,
+    save: Callable[..., Any],
+    options: dict[str, Any],
+    creating: Any,
+    updating: Any,
+) -> Any:
+    """Save ``instance`` as an update or an insert, as its stored row (read locked) decides."""
+    model = type(instance)
+    using = options["using"]
+    update_fields = options.get("update_fields")
     written = None if update_fields is None else [attname(model, n) for n in update_fields]
     with transaction.atomic(using=using):
         old = load_one(model, instance.pk, using, no_key=not writes_key(model, written))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import models
 from django.db.models.options import Options, make_immutable_fields_list
@@ -23,6 +23,9 @@ class TriggerModelMixin(models.Model):
     """
 
     objects: TriggerManager[Any] = TriggerManager()
+    # Read by TriggerQuerySet: this model's save() dispatches on its own, so create() and
+    # update_or_create() leave it to save() (a flag, so the queryset need not import this).
+    _bulk_triggers_saves: ClassVar[bool] = True
 
     class Meta:
         abstract = True

@@ -140,6 +140,20 @@ class Snapshot:
         return result
 
 
+def by_changes(
+    rows: Sequence[M], changes: Sequence[frozenset[str]]
+) -> dict[frozenset[str], list[M]]:
+    """Group ``rows`` by the fields changed on each (as :meth:`Snapshot.changes` lists them).
+
+    Rows with no change are left out; groups keep the order of their first row.
+    """
+    groups: dict[frozenset[str], list[M]] = {}
+    for row, changed in zip(rows, changes, strict=True):
+        if changed:
+            groups.setdefault(changed, []).append(row)
+    return groups
+
+
 def _copied_at(values: tuple[Any, ...], indexes: list[int]) -> tuple[Any, ...]:
     copied = list(values)
     for i in indexes:

@@ -75,7 +75,18 @@ def capture_triggers() -> Iterator[Capture]:
     method left them.
     """
     capture = Capture()
-    token = _capturing.set((*_capturing.get(), capture.calls))
+
+    def record(
+        trigger: TriggerMeta,
+        stage: str,
+        event: str,
+        new: list[Any] | None,
+        old: list[Any] | None,
+        using: str,
+    ) -> None:
+        capture.calls.append(CapturedCall(trigger, stage, event, new, old, using))
+
+    token = _capturing.set((*_capturing.get(), record))
     try:
         yield capture
     finally:

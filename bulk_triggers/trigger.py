@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
@@ -12,22 +10,23 @@ from django.db import DEFAULT_DB_ALIAS, models
 
 from bulk_triggers import errors as _errors
 from bulk_triggers.conditions import Condition
+from bulk_triggers.definitions import (
+    EVENT_METHODS,
+    EVENTS,
+    STAGES,
+    check_attributes,
+    check_event_methods,
+    check_model,
+    check_unbound,
+)
 from bulk_triggers.exceptions import TriggerDefinitionError
 from bulk_triggers.operation import OperationContext
-from bulk_triggers.paths import SEPARATOR, path_problem, preload_problem
 from bulk_triggers.registry import registry
 from bulk_triggers.runtime import check_run_time_attributes
 
-__all__ = ["EVENTS", "STAGES", "Trigger", "TriggerMeta", "unregister"]
+__all__ = ["EVENTS", "EVENT_METHODS", "STAGES", "Trigger", "TriggerMeta", "unregister"]
 
 M = TypeVar("M", bound=models.Model)
-
-STAGES = ("before", "after", "commit")
-EVENTS = ("create", "update", "delete")
-
-# The positional parameters (after self) that each event's methods receive.
-_EVENT_PARAMETERS = {"create": ("new",), "update": ("new", "old"), "delete": ("old",)}
-EVENT_METHODS = {f"on_{stage}_{event}": (stage, event) for stage in STAGES for event in EVENTS}
 
 _definition_counter = itertools.count()
 
@@ -60,8 +59,8 @@ class TriggerMeta(type):
             return cls  # Trigger itself.
         cls._definition_index = next(_definition_counter)
         cls.model, cls._generic = _model_of(cls)
-        _check_event_methods(cls, _own_and_mixed_in(cls, namespace))
-        _check_attributes(cls)
+        check_event_methods(cls, _own_and_mixed_in(cls, namespace))
+        check_attributes(cls)
         check_run_time_attributes(cls)
         cls._methods = {
             EVENT_METHODS[attr]: getattr(cls, attr)
@@ -69,9 +68,9 @@ class TriggerMeta(type):
             if callable(getattr(cls, attr, None))
         }
         if cls.model is None:
-            _check_unbound(cls, namespace)
+            check_unbound(cls, namespace)
         else:
-            _check_model(cls, cls.model)
+            check_model(cls, cls.model)
             replaced = _replaced(cls, namespace)
             if replaced is not None:
                 # A drop-in: among triggers of equal order it runs where the replaced one did.
@@ -201,10 +200,6 @@ def _model_of(cls: TriggerMeta) -> tuple[type[models.Model] | None, bool]:
     return model, model is None and generic
 
 
-def _label(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
 def _own_and_mixed_in(cls: TriggerMeta, namespace: dict[str, Any]) -> dict[str, Any]:
     """Return the class body plus attributes from plain mixins, which nothing checked yet.
 
@@ -218,82 +213,6 @@ def _own_and_mixed_in(cls: TriggerMeta, namespace: dict[str, Any]) -> dict[str, 
     return found
 
 
-def _check_event_methods(cls: TriggerMeta, namespace: dict[str, Any]) -> None:
-    for attr, value in namespace.items():
-        if not attr.startswith("on_"):
-            continue
-        if attr not in EVENT_METHODS:
-            close = difflib.get_close_matches(attr, EVENT_METHODS, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise TriggerDefinitionError(
-                f"Trigger {_label(cls)} defines {attr!r}, which is not an event method.{hint} "
-                f"Event methods are on_<stage>_<event> with stage in {STAGES} and "
-                f"event in {EVENTS}; rename other helpers so they do not start with 'on_'."
-            )
-        _check_signature(cls, attr, value)
-
-
-def _check_signature(cls: TriggerMeta, attr: str, value: Any) -> None:
-    if not inspect.isfunction(value):
-        raise TriggerDefinitionError(
-            f"Trigger {_label(cls)}.{attr} must be a plain method, got {value!r}."
-        )
-    if inspect.iscoroutinefunction(value):
-        raise TriggerDefinitionError(
-            f"Trigger {_label(cls)}.{attr} is async; event methods run inside the "
-            "operation's transaction and must be synchronous (the async ORM calls run "
-            "them in a worker thread)."
-        )
-    expected = _EVENT_PARAMETERS[EVENT_METHODS[attr][1]]
-    try:
-        inspect.signature(value).bind(None, *expected)
-    except TypeError:
-        wanted = ", ".join(("self", *expected))
-        raise TriggerDefinitionError(
-            f"Trigger {_label(cls)}.{attr} must accept ({wanted}); "
-            f"its signature is {attr}{inspect.signature(value)}."
-        ) from None
-
-
-def _check_attributes(cls: TriggerMeta) -> None:
-    condition = cls.condition
-    if condition is not None and not isinstance(condition, Condition):
-        hint = ""
-        if isinstance(condition, type) and issubclass(condition, Condition):
-            hint = f" Instantiate it, for example {condition.__name__}('field')."
-        raise TriggerDefinitionError(
-            f"Trigger {_label(cls)}.condition must be a Condition instance such as "
-            f"HasChanged('status'), got {condition!r}.{hint}"
-        )
-    order = cls.order
-    if not isinstance(order, int) or isinstance(order, bool):
-        raise TriggerDefinitionError(
-            f"Trigger {_label(cls)}.order must be an integer, got {order!r}."
-        )
-
-
-def _check_model(cls: TriggerMeta, model: type[models.Model]) -> None:
-    if cls.condition is not None:
-        check_condition_fields(cls, model, cls.condition)
-    check_preloads(cls, model)
-
-
-def _check_unbound(cls: TriggerMeta, namespace: dict[str, Any]) -> None:
-    """Refuse event methods on a class that names no model and is no generic base."""
-    if cls._methods and not cls._generic:
-        raise TriggerDefinitionError(
-            f"Trigger {_label(cls)} defines event methods but names no model, so it would "
-            f"never run. Declare the model, as in class {cls.__name__}(Trigger[MyModel]), or "
-            f"make it a generic base, as in class {cls.__name__}(Trigger[M]) with "
-            "M = TypeVar('M', bound=models.Model), and subclass it per model."
-        )
-    if namespace.get("replaces") is not None:
-        raise TriggerDefinitionError(
-            f"Trigger {_label(cls)} sets replaces but names no model; only a trigger bound "
-            "to a model can replace another."
-        )
-
-
 def _replaced(cls: TriggerMeta, namespace: dict[str, Any]) -> TriggerMeta | None:
     """Return the trigger named by the class body's ``replaces``, checked."""
     replaced = namespace.get("replaces")
@@ -301,12 +220,12 @@ def _replaced(cls: TriggerMeta, namespace: dict[str, Any]) -> TriggerMeta | None
         return None
     if not isinstance(replaced, TriggerMeta) or replaced.model is None:
         raise TriggerDefinitionError(
-            f"Trigger {_label(cls)}.replaces must be a Trigger subclass bound to a model, "
+            f"Trigger {cls.label}.replaces must be a Trigger subclass bound to a model, "
             f"got {replaced!r}."
         )
     if replaced.model is not cls.model:
         raise TriggerDefinitionError(
-            f"Trigger {_label(cls)} is declared on {_model_label(cls.model)} but replaces "
+            f"Trigger {cls.label} is declared on {_model_label(cls.model)} but replaces "
             f"{replaced.label}, declared on {_model_label(replaced.model)}; a replacement "
             "handles the same model. To switch a trigger off, call "
             f"bulk_triggers.unregister({replaced.__name__})."
@@ -316,52 +235,3 @@ def _replaced(cls: TriggerMeta, namespace: dict[str, Any]) -> TriggerMeta | None
 
 def _model_label(model: type[models.Model] | None) -> str:
     return model._meta.label if model is not None else "no model"
-
-
-def check_condition_fields(
-    cls: TriggerMeta, model: type[models.Model], condition: Condition
-) -> None:
-    """Raise TriggerDefinitionError for a field the model does not have.
-
-    Fields are looked up among the model's concrete fields, by name or attname; a model
-    whose fields are not all known yet is left to ``manage.py check``.
-    """
-    known = {f.name for f in model._meta.concrete_fields}
-    known |= {f.attname for f in model._meta.concrete_fields}
-    for name in condition.field_names():
-        if name in known:
-            continue
-        if SEPARATOR in name:
-            problem = path_problem(model, name)
-            if problem is None:
-                continue
-            raise TriggerDefinitionError(
-                f"Trigger {_label(cls)}: its condition names the path {name!r}: {problem}."
-            )
-        close = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise TriggerDefinitionError(
-            f"Trigger {_label(cls)}: its condition names the field {name!r}, "
-            f"which {model._meta.label} does not have.{hint}"
-        )
-
-
-def check_preloads(cls: TriggerMeta, model: type[models.Model]) -> None:
-    """Raise TriggerDefinitionError for a ``select_related``/``prefetch_related`` typo."""
-    for attr in ("select_related", "prefetch_related"):
-        lookups = getattr(cls, attr)
-        if isinstance(lookups, str) or not isinstance(lookups, (tuple, list)):
-            raise TriggerDefinitionError(
-                f"Trigger {_label(cls)}.{attr} must be a tuple of relation names, such as "
-                f"('account',), got {lookups!r}."
-            )
-        for lookup in lookups:
-            if attr == "prefetch_related" and isinstance(lookup, models.Prefetch):
-                continue
-            problem = (
-                preload_problem(model, lookup, forward_only=attr == "select_related")
-                if isinstance(lookup, str)
-                else f"{lookup!r} is not a relation name"
-            )
-            if problem is not None:
-                raise TriggerDefinitionError(f"Trigger {_label(cls)}.{attr}: {problem}.")

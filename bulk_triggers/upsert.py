@@ -6,25 +6,23 @@ the statement: the rows the objects conflict with are read under lock, and the
 statement's effect is replayed in Python, object by object in the order Django sends
 them, on the unique keys the database checks. The statement then runs as Django's own.
 
-Concurrency: the keys are reserved first (``keylocks.py`` says how, and why).
+Concurrency: the keys are reserved first (``keylocks.py`` says how, and why). The trigger
+stages around each chunk's write are run by :mod:`bulk_triggers.upsert_steps`.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from django.db import NotSupportedError, connections, models
+from django.db import connections, models
 from django.db.models import AutoField, Q
 
 from bulk_triggers import keylocks
-from bulk_triggers.dispatch import Dispatch
 from bulk_triggers.rows import locked
-from bulk_triggers.snapshot import Snapshot, copy_back, copy_value, writable_attnames
-from bulk_triggers.trigger import TriggerMeta
+from bulk_triggers.snapshot import copy_value
 from bulk_triggers.unique_keys import Key, Normalizer, attname_of, conflict_keys, unique_keys
 
 M = TypeVar("M", bound=models.Model)
@@ -254,88 +252,3 @@ class Planner(Generic[M]):
             size = min(self.options.batch_size, largest) if self.options.batch_size else largest
             statements += [group[start : start + size] for start in range(0, len(group), size)]
         return statements
-
-
-class Steps:
-    """The trigger stages around one upsert chunk's write: create, then update."""
-
-    def __init__(
-        self,
-        model: type[models.Model],
-        options: Options,
-        using: str,
-        creates: tuple[TriggerMeta, ...],
-        updates: tuple[TriggerMeta, ...],
-        keys: Sequence[Key],
-    ) -> None:
-        self.model = model
-        self.options = options
-        self.keyed = tuple(dict.fromkeys(name for key in keys for name in key))
-        self.create = (
-            Dispatch(model, "create", using, creates, operation="bulk_create") if creates else None
-        )
-        self.update = (
-            Dispatch(model, "update", using, updates, operation="bulk_create") if updates else None
-        )
-        self.watched = writable_attnames(model)
-        self.plain: models.QuerySet[Any] = models.QuerySet(model=model, using=using)
-
-    def run(self, plan: Plan[Any], write: Callable[[], Any]) -> None:
-        """Run the before stages, ``write`` (Django's call), the extra writes, the after stages."""
-        create, update = self.create, self.update
-        if create and plan.inserts:
-            self._before_create(create, plan.inserts)
-        new: list[Any] = []
-        old: list[Any] = []
-        changes: list[frozenset[str]] = []
-        if update and plan.updates:
-            new, old = plan.materialize(self.options.update_fields)
-            snapshot = Snapshot.take(new, self.watched) if update.has_before else None
-            update.before(new, old)
-            changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
-            callers = [step.caller for step in plan.updates]
-            copy_back(callers, new, changes, self.options.update_fields)
-        write()
-        plan.settle()
-        self._write_changes(new, changes)
-        if create and plan.inserts:
-            create.after(plan.inserts, None)
-        if update and new:
-            update.after(new, old)
-
-    def _before_create(self, create: Dispatch, inserts: list[Any]) -> None:
-        """Run the before-create stage; refuse a change to a key the plan was made on.
-
-        Whether a row is inserted or updated was decided (and its keys locked) before
-        triggers ran: a row whose key a trigger changes could meet another stored row.
-        """
-        snapshot = Snapshot.take(inserts, self.keyed) if create.has_before else None
-        create.before(inserts, None)
-        changed = (
-            sorted({name for names in snapshot.changes(inserts) for name in names})
-            if snapshot
-            else []
-        )
-        if changed:
-            raise ValueError(
-                f"bulk_create() with conflicts on {self.model._meta.label}: a before-create "
-                f"trigger changed {changed}, which decide whether a row is inserted or "
-                "updated; set them before calling bulk_create()."
-            )
-
-    def _write_changes(self, new: Sequence[Any], changes: Sequence[frozenset[str]]) -> None:
-        """Write the fields outside ``update_fields`` that before-update triggers changed."""
-        written = frozenset(self.options.update_fields)
-        groups: dict[frozenset[str], list[Any]] = defaultdict(list)
-        for row, changed in zip(new, changes, strict=True):
-            if changed - written:
-                groups[changed - written].append(row)
-        for names, rows in groups.items():
-            if any(row.pk is None for row in rows):
-                raise NotSupportedError(
-                    f"bulk_create() on {rows[0]._meta.label}: a before-update trigger changed "
-                    f"{sorted(names)} on a row inserted earlier in the same call, whose "
-                    "primary key the database did not return; put those fields in "
-                    "update_fields."
-                )
-            self.plain.bulk_update(rows, sorted(names))

@@ -49,10 +49,6 @@ def _name(row: models.Model) -> str:
     return f"{label} {row.pk}" if row.pk is not None else f"{label} (new)"
 
 
-def _label(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
 def _with_change_of(cls: Any, fields: Collection[str]) -> None:
     """Make ``cls.condition`` the class's own condition and a change to any of ``fields``.
 
@@ -85,8 +81,7 @@ class Protect(Trigger[M]):
         events = cls.events
         if isinstance(events, str) or not events or not set(events) <= set(EVENTS):
             raise TriggerDefinitionError(
-                f"Trigger {_label(cls)}.events must be a non-empty tuple of {EVENTS}, "
-                f"got {events!r}."
+                f"Trigger {cls.label}.events must be a non-empty tuple of {EVENTS}, got {events!r}."
             )
         if "create" in events:
             cls.on_before_create = Protect._refuse_new  # type: ignore[assignment]
@@ -131,12 +126,12 @@ class ReadOnly(Trigger[M]):
         fields = cls.fields
         if isinstance(fields, str) or not all(isinstance(f, str) for f in fields):
             raise TriggerDefinitionError(
-                f"Trigger {_label(cls)}.fields must be a tuple of field names, got {fields!r}."
+                f"Trigger {cls.label}.fields must be a tuple of field names, got {fields!r}."
             )
         if not fields:
             if _binds_model(cls):
                 raise TriggerDefinitionError(
-                    f"Trigger {_label(cls)} protects no field: set fields = ('name', ...)."
+                    f"Trigger {cls.label} protects no field: set fields = ('name', ...)."
                 )
             return
         _with_change_of(cls, fields)
@@ -179,7 +174,7 @@ class Transitions(Trigger[M]):
         if not cls.field:
             if _binds_model(cls):
                 raise TriggerDefinitionError(
-                    f"Trigger {_label(cls)}.field must name the field whose changes are checked."
+                    f"Trigger {cls.label}.field must name the field whose changes are checked."
                 )
             return
         allowed = cls.allowed
@@ -188,7 +183,7 @@ class Transitions(Trigger[M]):
             for targets in allowed.values()
         ):
             raise TriggerDefinitionError(
-                f"Trigger {_label(cls)}.allowed must map each value to a set of the values it "
+                f"Trigger {cls.label}.allowed must map each value to a set of the values it "
                 f"may change to, such as {{'draft': {{'placed'}}}}; got {allowed!r}."
             )
         _with_change_of(cls, (cls.field,))
