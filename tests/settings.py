@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "tests.defsapp_ext",
     "tests.defsapp_base",
     "tests.condsapp",
+    "tests.perfapp",
     "shop",
 ]
 
