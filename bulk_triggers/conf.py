@@ -16,8 +16,9 @@ INTEGERS: dict[str, int] = {
     "MAX_DEPTH": 16,
     "CHUNK_SIZE": 2000,
 }
-# A flag left unset follows settings.DEBUG.
-FLAGS: tuple[str, ...] = ("PROTECT_OLD",)
+# A flag left unset follows settings.DEBUG, unless it has a default here.
+FLAGS: tuple[str, ...] = ("PROTECT_OLD", "FAST_BULK_UPDATE")
+FLAG_DEFAULTS: dict[str, bool] = {"FAST_BULK_UPDATE": False}
 
 
 _cache: dict[str, Any] = {}
@@ -58,7 +59,7 @@ def get(name: str) -> int:
 
 
 def flag(name: str) -> bool:
-    """Return the boolean setting ``name``; unset, it follows ``settings.DEBUG``."""
+    """Return the boolean setting ``name``; unset, its default or ``settings.DEBUG``."""
     assert name in FLAGS
     try:
         return bool(_cache[name])
@@ -66,7 +67,7 @@ def flag(name: str) -> bool:
         pass
     value = _configured().get(name)
     if value is None:
-        value = bool(settings.DEBUG)
+        value = FLAG_DEFAULTS.get(name, bool(settings.DEBUG))
     elif not isinstance(value, bool):
         raise ImproperlyConfigured(
             f"settings.BULK_TRIGGERS[{name!r}] must be True, False or None, got {value!r}."

@@ -20,6 +20,7 @@ from django.db.models import ExpressionWrapper, Value
 from django.db.models.functions import Cast
 from django.db.models.sql.where import WhereNode
 
+from bulk_triggers import conf
 from bulk_triggers.composition import check_composition
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
@@ -32,6 +33,7 @@ from bulk_triggers.snapshot import (
     stored_view,
     writable_attnames,
 )
+from bulk_triggers.writes import can_fast_write, fast_bulk_update
 
 M = TypeVar("M", bound=models.Model)
 
@@ -158,8 +160,10 @@ class TriggerQuerySet(models.QuerySet[M]):
         self, objs: Iterable[M], fields: Iterable[str], batch_size: int | None = None
     ) -> int:
         triggers = triggers_for(self.model, "update")
-        if not triggers:
+        if not triggers and not conf.flag("FAST_BULK_UPDATE"):
             return super().bulk_update(objs, fields, batch_size=batch_size)
+        if not triggers:
+            return _bulk_write(self, tuple(objs), list(fields), batch_size)
         objs = tuple(objs)
         fields = list(fields)
         written = self._check_bulk_update(objs, fields, batch_size)
@@ -188,7 +192,7 @@ class TriggerQuerySet(models.QuerySet[M]):
                 changes = snapshot.changes(new) if snapshot else [frozenset()] * len(new)
                 copy_back(callers, new, changes, list(written))
                 for extra, group in _group_by_changes(unique, callers, changes):
-                    updated += plain.bulk_update(group, [*fields, *sorted(extra)], batch_size)
+                    updated += _bulk_write(plain, group, [*fields, *sorted(extra)], batch_size)
                 dispatch.after(new, old)
         if len(ordered) == len(objs):
             return updated
@@ -297,6 +301,15 @@ def _written_objects(batches: Sequence[Sequence[M]]) -> list[M]:
                 seen.add(obj.pk)
                 winners[obj.pk] = obj
     return list(winners.values())
+
+
+def _bulk_write(
+    queryset: models.QuerySet[M], objs: Sequence[M], fields: list[str], batch_size: int | None
+) -> int:
+    """Write as Django's bulk_update() does: one joined statement per batch where exact."""
+    if can_fast_write(queryset, fields, objs, batch_size):
+        return fast_bulk_update(queryset, objs, fields, batch_size)
+    return models.QuerySet.bulk_update(queryset, objs, fields, batch_size)
 
 
 def _check_instances(model: type[models.Model], objs: Sequence[Any], operation: str) -> None:

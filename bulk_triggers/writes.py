@@ -243,9 +243,12 @@ class _Statement:
         selects = [", ".join(f"{p} AS {a}" for p, a in zip(first, self.aliases, strict=True))]
         selects.extend(", ".join(row) for row in rest)
         derived = " UNION ALL SELECT ".join(selects)
+        # The values drive the join and each row is found by its primary key, so InnoDB
+        # locks only the rows written: scanning the table would lock every row it reads
+        # (and deadlock concurrent writers), as a small table's plan otherwise does.
         return (
-            f"UPDATE {self.table} INNER JOIN (SELECT {derived}) AS v ON {self._where()} "
-            f"SET {self._assignments(self.table + '.')}"
+            f"UPDATE (SELECT {derived}) AS v STRAIGHT_JOIN {self.table} FORCE INDEX (PRIMARY) "
+            f"ON {self._where()} SET {self._assignments(self.table + '.')}"
         )
 
 

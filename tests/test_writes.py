@@ -165,6 +165,11 @@ def _child_objects() -> list[PerfChild]:
         ("an F() value", ["amount"], lambda obj: setattr(obj, "amount", F("amount") + 1)),
         ("a Value()", ["char"], lambda obj: setattr(obj, "char", Value("v"))),
         ("a function", ["char"], lambda obj: setattr(obj, "char", Lower("char"))),
+        (
+            "a subquery",
+            ["tag"],
+            lambda obj: setattr(obj, "tag_id", PerfTag.objects.values("pk")[:1]),
+        ),
         ("a generated field", ["lowered"], lambda obj: None),
         ("a primary key", ["id"], lambda obj: None),
         ("no field", [], lambda obj: None),
@@ -190,6 +195,18 @@ def test_fast_write_declines_filters_batch_size_and_unsaved(using: str) -> None:
     assert not can_fast_write(queryset, ["char"], objs, batch_size=0)
     assert not can_fast_write(queryset, ["char"], [])
     assert not can_fast_write(queryset, ["char"], [*objs, PerfFast()])
+
+
+def test_fast_write_declines_a_field_with_its_own_placeholder(using: str) -> None:
+    """A field wrapping its parameter in SQL of its own keeps Django's path, which applies it."""
+    PerfKeyed.objects.create(label="x")
+    objs = list(PerfKeyed.objects.all())
+    objs[0].shout = "quiet"
+    queryset = models.QuerySet(PerfKeyed)
+    assert can_fast_write(queryset, ["label"], objs)
+    assert not can_fast_write(queryset, ["label", "shout"], objs)
+    queryset.bulk_update(objs, ["shout"])
+    assert PerfKeyed.objects.get().shout == "QUIET"
 
 
 def test_fast_write_multi_table_child(using: str) -> None:

@@ -80,12 +80,20 @@ class PerfFast(PerfFields):
     """The table the fast write writes."""
 
 
+class ShoutField(models.CharField):  # type: ignore[type-arg]
+    """A field with a placeholder of its own, as GIS fields have: SQL around each parameter."""
+
+    def get_placeholder(self, value: Any, compiler: Any, connection: Any) -> str:
+        return "UPPER(%s)"
+
+
 class PerfKeyed(models.Model):
     """A UUID primary key: the join compares keys of another type than integers."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     amount = models.DecimalField(max_digits=8, decimal_places=3, null=True)
     label = models.CharField(max_length=20, null=True)
+    shout = ShoutField(max_length=20, null=True)
 
 
 class PerfParent(models.Model):
