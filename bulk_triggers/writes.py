@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -29,6 +30,8 @@ __all__ = ["can_fast_write", "fast_bulk_update"]
 _MYSQL_MAX_PARAMS = 65535
 # UPDATE … FROM arrived in SQLite 3.33.
 _SQLITE_UPDATE_FROM = (3, 33, 0)
+# The alias of the joined values: unlike "v", no model's table is named so.
+_VALUES = "bulk_triggers_values"
 
 
 def can_fast_write(
@@ -53,7 +56,10 @@ def can_fast_write(
     # A composite primary key would need a join on several columns; Django's path has it.
     if getattr(opts, "is_composite_pk", False):
         return False
-    resolved = [opts.get_field(name) for name in fields]
+    try:
+        resolved = [opts.get_field(name) for name in fields]
+    except FieldDoesNotExist:
+        return False  # Django raises it, after its own earlier checks.
     if not all(_joinable(field, model, connection) for field in resolved):
         return False
     if not all(obj._is_pk_set() for obj in objs):  # type: ignore[attr-defined]
@@ -211,12 +217,12 @@ class _Statement:
 
     def _assignments(self, qualify: str = "") -> str:
         return ", ".join(
-            f"{qualify}{column} = v.{alias}"
+            f"{qualify}{column} = {_VALUES}.{alias}"
             for column, alias in zip(self.columns, self.aliases[1:], strict=True)
         )
 
     def _where(self) -> str:
-        return f"{self.table}.{self.pk_column} = v.{self.aliases[0]}"
+        return f"{self.table}.{self.pk_column} = {_VALUES}.{self.aliases[0]}"
 
     def _postgresql(self) -> str:
         # One array per column: three parameters instead of 3,000 for 1,000 rows of two
@@ -224,7 +230,7 @@ class _Statement:
         arrays = ", ".join(self.placeholders)
         return (
             f"UPDATE {self.table} SET {self._assignments()} FROM unnest({arrays}) "
-            f"AS v ({', '.join(self.aliases)}) WHERE {self._where()}"
+            f"AS {_VALUES} ({', '.join(self.aliases)}) WHERE {self._where()}"
         )
 
     def _sqlite(self, placeholders: list[list[str]]) -> str:
@@ -232,11 +238,11 @@ class _Statement:
         # does not start with UPDATE. SQLite names the columns of VALUES column1, column2, …
         values = ", ".join(_joined(row) for row in placeholders)
         assignments = ", ".join(
-            f"{column} = v.column{n}" for n, column in enumerate(self.columns, start=2)
+            f"{column} = {_VALUES}.column{n}" for n, column in enumerate(self.columns, start=2)
         )
         return (
-            f"UPDATE {self.table} SET {assignments} FROM (VALUES {values}) AS v "
-            f"WHERE {self.table}.{self.pk_column} = v.column1"
+            f"UPDATE {self.table} SET {assignments} FROM (VALUES {values}) AS {_VALUES} "
+            f"WHERE {self.table}.{self.pk_column} = {_VALUES}.column1"
         )
 
     def _mysql(self, placeholders: list[list[str]]) -> str:
@@ -249,8 +255,9 @@ class _Statement:
         # locks only the rows written: scanning the table would lock every row it reads
         # (and deadlock concurrent writers), as a small table's plan otherwise does.
         return (
-            f"UPDATE (SELECT {derived}) AS v STRAIGHT_JOIN {self.table} FORCE INDEX (PRIMARY) "
-            f"ON {self._where()} SET {self._assignments(self.table + '.')}"
+            f"UPDATE (SELECT {derived}) AS {_VALUES} STRAIGHT_JOIN {self.table} "
+            f"FORCE INDEX (PRIMARY) ON {self._where()} "
+            f"SET {self._assignments(self.table + '.')}"
         )
 
 

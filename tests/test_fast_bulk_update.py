@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import connections, models, transaction
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
@@ -153,6 +153,8 @@ def test_opted_in_refusals_are_djangos(using: str, settings: SettingsWrapper) ->
         PerfTriggered.objects.bulk_update([PerfTriggered()], ["amount"])
     with pytest.raises(ValueError, match="Batch size must be a positive integer"):
         PerfTriggered.objects.bulk_update(objs, ["amount"], batch_size=0)
+    with pytest.raises(FieldDoesNotExist):
+        PerfTriggered.objects.bulk_update(objs, ["nope"])
     assert PerfTriggered.objects.bulk_update([], ["amount"]) == 0
 
 
