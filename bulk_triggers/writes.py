@@ -101,7 +101,7 @@ def _joinable(field: Any, model: type[models.Model], connection: BaseDatabaseWra
     # BinaryField's (GIS fields) may compile SQL of its own with the query's compiler.
     if getattr(field, "generated", False):
         return False
-    if hasattr(field, "get_placeholder") and not isinstance(field, models.BinaryField):
+    if _has_placeholder(field) and not isinstance(field, models.BinaryField):
         return False
     if connection.vendor == "postgresql":
         return field.cast_db_type(connection) is not None
@@ -168,8 +168,7 @@ class _Statement:
         self.per_value = [
             (position, field)
             for position, field in enumerate(fields, start=1)
-            if hasattr(field, "get_placeholder")
-            and field.get_placeholder(b"", None, connection) != "%s"
+            if _has_placeholder(field) and _own_placeholder(field, b"", connection) != "%s"
         ]
         self.width = len(self.placeholders)
         limit = connection.features.max_query_params or _MYSQL_MAX_PARAMS
@@ -211,7 +210,7 @@ class _Statement:
     def _row_placeholders(self, row: Sequence[Any]) -> list[str]:
         placeholders = list(self.placeholders)
         for position, field in self.per_value:
-            own = field.get_placeholder(row[position], None, self.connection)
+            own = _own_placeholder(field, row[position], self.connection)
             placeholders[position] = placeholders[position].replace("%s", own)
         return placeholders
 
@@ -263,6 +262,19 @@ class _Statement:
 
 def _joined(placeholders: list[str]) -> str:
     return "(" + ", ".join(placeholders) + ")"
+
+
+def _has_placeholder(field: Any) -> bool:
+    # get_placeholder_sql() replaces get_placeholder() in Django 6.1.
+    return hasattr(field, "get_placeholder_sql") or hasattr(field, "get_placeholder")
+
+
+def _own_placeholder(field: Any, value: Any, connection: BaseDatabaseWrapper) -> str:
+    """Return BinaryField's SQL around one parameter (``value`` is never an expression)."""
+    if hasattr(field, "get_placeholder_sql"):
+        sql, _ = field.get_placeholder_sql(value, None, connection)
+        return str(sql)
+    return str(field.get_placeholder(value, None, connection))
 
 
 def field_preparer(field: Any, connection: BaseDatabaseWrapper) -> Callable[[Any], Any]:

@@ -86,6 +86,13 @@ class ShoutField(models.CharField):  # type: ignore[type-arg]
     def get_placeholder(self, value: Any, compiler: Any, connection: Any) -> str:
         return "UPPER(%s)"
 
+    def get_placeholder_sql(self, value: Any, compiler: Any, connection: Any) -> Any:
+        """Django 6.1's form: SQL and parameters, the value possibly an expression."""
+        if hasattr(value, "as_sql"):
+            sql, params = compiler.compile(value)
+            return f"UPPER({sql})", params
+        return "UPPER(%s)", (value,)
+
 
 class PerfKeyed(models.Model):
     """A UUID primary key: the join compares keys of another type than integers."""
