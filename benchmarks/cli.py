@@ -2,8 +2,8 @@
 
 Examples::
 
-    python -m benchmarks                      # N = 1,000, 10,000, 100,000; SQLite and PostgreSQL;
-                                              # writes bench-results/benchmark.{json,md,png}
+    python -m benchmarks                      # N = 1,000, 10,000, 100,000; SQLite, PostgreSQL
+                                              # and MariaDB; writes bench-results/benchmark.*
     python -m benchmarks --quick              # N = 1,000, three repetitions
     python -m benchmarks --sizes 1000,10000 --databases sqlite --output-dir /tmp/bench
     python -m benchmarks --profile            # where the time goes, before+after triggers
@@ -18,7 +18,7 @@ import os
 import sys
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
-VENDORS = ("sqlite", "postgresql")
+VENDORS = ("sqlite", "postgresql", "mysql")
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -56,8 +56,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--databases",
         type=_databases,
-        help="sqlite,postgresql (default: both; PostgreSQL is skipped when it does not answer, "
-        "unless named here)",
+        help="sqlite,postgresql,mysql (default: all three; a server that does not answer is "
+        "skipped unless named here)",
     )
     p.add_argument(
         "--operations", help="comma-separated operation names (default: all)", default=""

@@ -12,7 +12,7 @@ from django.db import connections, models, transaction
 
 from benchmarks.app.models import Customer, PlainItem, SeedItem, TriggerItem
 
-ALIASES = {"sqlite": "default", "postgresql": "postgresql"}
+ALIASES = {"sqlite": "default", "postgresql": "postgresql", "mysql": "mysql"}
 CUSTOMERS = 10
 ITEM_MODELS = (PlainItem, TriggerItem, SeedItem)
 
@@ -28,7 +28,10 @@ def unreachable(vendor: str) -> str | None:
     except OSError as exc:
         return f"nothing answers at {config['HOST']}:{config['PORT']} ({exc})"
     try:
-        _create_postgresql_database(config)
+        if vendor == "mysql":
+            _create_mysql_database(config)
+        else:
+            _create_postgresql_database(config)
     except Exception as exc:  # Any failure means "not usable"; the message says why.
         return f"cannot create or open database {config['NAME']!r}: {exc}"
     return None
@@ -52,6 +55,23 @@ def _create_postgresql_database(config: dict[str, Any]) -> None:
             conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
 
 
+def _create_mysql_database(config: dict[str, Any]) -> None:
+    import MySQLdb
+
+    conn = MySQLdb.connect(
+        host=config["HOST"],
+        port=int(config["PORT"]),
+        user=config["USER"],
+        password=config["PASSWORD"] or "",
+    )
+    try:
+        conn.cursor().execute(
+            f"CREATE DATABASE IF NOT EXISTS `{config['NAME']}` CHARACTER SET utf8mb4"
+        )
+    finally:
+        conn.close()
+
+
 _LOCK = 7_402_117  # An arbitrary advisory lock key: "a benchmark run is using this database".
 
 
@@ -62,8 +82,12 @@ def claim(using: str) -> None:
     numbers (and results). The session-level lock lasts as long as the connection.
     """
     connection = connections[using]
-    if connection.vendor != "postgresql":
+    if connection.vendor == "sqlite":
         return  # Each run has its own SQLite file.
+    if connection.vendor == "mysql":
+        with connection.cursor() as cursor:  # Waits as long as the other run holds it.
+            cursor.execute("SELECT GET_LOCK(%s, -1)", [f"bulk_triggers_bench_{_LOCK}"])
+        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK])
         if cursor.fetchone()[0]:

@@ -11,6 +11,7 @@ from benchmarks.measure import VARIANT_LABELS
 from benchmarks.operations import BY_NAME
 
 TARGET_N = 10_000
+BULK_UPDATE_TARGET = 0.20
 
 
 def rows_with_ratios(measurements: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,6 +125,7 @@ def check_targets(rows: list[dict[str, Any]], chunk_size: int) -> list[Target]:
         targets.append(_no_trigger(db, get))
         targets.append(_ratio_target(db, get, "bulk_create", "ratio_plain", 1.10, "plain"))
         targets.append(_bulk_update_target(db, get, chunk_size))
+        targets.append(_fast_bulk_update_target(db, get))
         for op in ("update_value", "update_f"):
             targets.append(_update_target(db, get, op, chunk_size))
         targets.append(_ratio_target(db, get, "delete", "ratio_floor", 1.0, "floor"))
@@ -166,15 +168,28 @@ def _ratio_target(db: str, get: Any, op: str, key: str, limit: float, base: str)
     return Target(db, name, value <= limit, detail)
 
 
+def _fast_bulk_update_target(db: str, get: Any) -> Target:
+    """Issue 14: the fast write, opted in for a model without triggers."""
+    name = "bulk_update without triggers, FAST_BULK_UPDATE: ≤ 0.20x plain, no extra statement"
+    row, plain = get("bulk_update", "fast"), get("bulk_update", "django")
+    if row is None or plain is None:
+        return Target(db, name, None, "not measured")
+    extra = row["statements"] - plain["statements"]
+    met = row["ratio_plain"] <= BULK_UPDATE_TARGET and extra <= 0
+    detail = f"{row['ratio_plain']:.2f}x plain (N = {row['n']:,}), {extra:+d} statements"
+    return Target(db, name, met, detail)
+
+
 def _bulk_update_target(db: str, get: Any, chunk_size: int) -> Target:
-    name = "bulk_update with triggers: ≤ 1.10x plain, one extra SELECT per chunk"
+    """Issue 14: one joined UPDATE per batch; the moonshot is 0.10x."""
+    name = "bulk_update with triggers: ≤ 0.20x plain (moonshot 0.10x), one extra SELECT per chunk"
     row, plain = get("bulk_update", "pair"), get("bulk_update", "django")
     if row is None or plain is None:
         return Target(db, name, None, "not measured")
     chunks = math.ceil(row["n"] / chunk_size)
     extra = _kinds_minus(row, plain)
     selects = extra.pop("SELECT", 0)
-    met = row["ratio_plain"] <= 1.10 and selects == chunks
+    met = row["ratio_plain"] <= BULK_UPDATE_TARGET and selects == chunks
     others = ", ".join(f"{v:+d} {k}" for k, v in extra.items() if v)
     detail = (
         f"{row['ratio_plain']:.2f}x plain (N = {row['n']:,}), {selects:+d} SELECT for "

@@ -173,6 +173,10 @@ def machine(command: str, databases: list[str], sizes: Any, repeat: int) -> dict
             import sqlite3
 
             versions[db] = f"SQLite {sqlite3.sqlite_version}"
+        elif connection.vendor == "mysql":
+            flavour = "MariaDB" if connection.mysql_is_mariadb else "MySQL"
+            version = ".".join(str(part) for part in connection.mysql_version)
+            versions[db] = f"{flavour} {version}"
         else:
             versions[db] = (
                 f"PostgreSQL {connection.pg_version // 10000}.{connection.pg_version % 10000}"

@@ -1,4 +1,4 @@
-"""Django settings for the benchmark: SQLite in a temporary directory, PostgreSQL if it answers.
+"""Django settings for the benchmark: SQLite in a temporary directory, PostgreSQL and MariaDB.
 
 SQLite runs in WAL mode with ``synchronous=NORMAL``, the usual production set-up, so
 that a commit does not wait for the disk and the numbers show Python and SQL work.
@@ -7,6 +7,7 @@ PostgreSQL keeps its server's settings. Environment variables:
 - ``BULK_TRIGGERS_BENCH_DIR``: where the SQLite file goes (default: a new temporary directory).
 - ``BULK_TRIGGERS_DB_SUFFIX``: appended to the database names, to keep parallel runs apart.
 - ``BULK_TRIGGERS_PG_HOST``/``_PORT``/``_USER``/``_PASSWORD``: as for the test suite.
+- ``BULK_TRIGGERS_MYSQL_HOST``/``_PORT``/``_USER``/``_PASSWORD``: likewise for MariaDB/MySQL.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ DATABASES = {
         "PASSWORD": os.environ.get("BULK_TRIGGERS_PG_PASSWORD", ""),
         "HOST": os.environ.get("BULK_TRIGGERS_PG_HOST", "127.0.0.1"),
         "PORT": os.environ.get("BULK_TRIGGERS_PG_PORT", "5432"),
+    },
+    "mysql": {
+        "ENGINE": "django.db.backends.mysql",
+        "NAME": f"bulk_triggers_bench{_SUFFIX}",
+        "USER": os.environ.get("BULK_TRIGGERS_MYSQL_USER", "root"),
+        "PASSWORD": os.environ.get("BULK_TRIGGERS_MYSQL_PASSWORD", ""),
+        "HOST": os.environ.get("BULK_TRIGGERS_MYSQL_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("BULK_TRIGGERS_MYSQL_PORT", "3306"),
+        "OPTIONS": {"charset": "utf8mb4"},
     },
 }
 

@@ -21,8 +21,9 @@ INTEGERS: dict[str, int] = {
     "CHUNK_SIZE": 2000,
     "TASK_PAYLOAD_BYTES": 256 * 1024,
 }
-# A flag left unset follows settings.DEBUG.
-FLAGS: tuple[str, ...] = ("PROTECT_OLD",)
+# A flag left unset follows settings.DEBUG, unless it has a default here.
+FLAGS: tuple[str, ...] = ("PROTECT_OLD", "FAST_BULK_UPDATE")
+FLAG_DEFAULTS: dict[str, bool] = {"FAST_BULK_UPDATE": False}
 # Lists of trigger labels ("shop.triggers.Notify").
 LABELS: tuple[str, ...] = ("DISABLED",)
 
@@ -125,7 +126,7 @@ def get(name: str) -> int:
 
 
 def flag(name: str) -> bool:
-    """Return the boolean setting ``name``; unset, it follows ``settings.DEBUG``."""
+    """Return the boolean setting ``name``; unset, its default or ``settings.DEBUG``."""
     assert name in FLAGS
     try:
         return bool(_cache[name])
@@ -136,7 +137,7 @@ def flag(name: str) -> bool:
     if problem:
         raise ImproperlyConfigured(problem)
     if value is None:
-        value = bool(settings.DEBUG)
+        value = FLAG_DEFAULTS.get(name, bool(settings.DEBUG))
     _cache[name] = value
     return value
 

@@ -14,14 +14,14 @@ for ``delete()``, and Django's refusals, raised before any trigger, in ``refusal
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from functools import partial
 from typing import Any, TypeVar
 
 from django.db import connections, models, transaction
 
-from bulk_triggers import upsert, upsert_steps
+from bulk_triggers import conf, upsert, upsert_steps
 from bulk_triggers.bulk_update import (
     django_batches,
     django_count,
@@ -46,6 +46,7 @@ from bulk_triggers.rows import filters_on_window, load_by_pk, writes_key
 from bulk_triggers.snapshot import Snapshot, copy_back, stored_view, writable_attnames
 from bulk_triggers.unique_keys import is_unique_key, unique_keys
 from bulk_triggers.update_plan import UpdatePlan, update_chunks, update_target
+from bulk_triggers.writes import can_fast_write, fast_bulk_update
 
 M = TypeVar("M", bound=models.Model)
 
@@ -179,8 +180,10 @@ class TriggerQuerySet(models.QuerySet[M]):
         self, objs: Iterable[M], fields: Iterable[str], batch_size: int | None = None
     ) -> int:
         triggers = triggers_for(self.model, "update")
-        if not triggers:
+        if not triggers and not conf.flag("FAST_BULK_UPDATE"):
             return super().bulk_update(objs, fields, batch_size=batch_size)
+        if not triggers:
+            return _bulk_write(self, tuple(objs), list(fields), batch_size)
         objs = tuple(objs)
         fields = list(fields)
         written = check_bulk_update(self.model, objs, fields, batch_size)
@@ -211,7 +214,7 @@ class TriggerQuerySet(models.QuerySet[M]):
                 copy_back(callers, new, changes, list(written))
                 computed = pending(self.model, new)
                 for extra, group in group_by_changes(unique, callers, changes):
-                    updated += plain.bulk_update(group, [*fields, *sorted(extra)], batch_size)
+                    updated += _bulk_write(plain, group, [*fields, *sorted(extra)], batch_size)
                 dispatch.after(read_back(self.model, new, computed, using), old)
         if len(ordered) == len(objs):
             return updated
@@ -260,3 +263,12 @@ class TriggerQuerySet(models.QuerySet[M]):
 def _saves_with_triggers(model: type[models.Model]) -> bool:
     """Return whether ``model``'s own ``save()`` dispatches (``TriggerModelMixin`` says so)."""
     return bool(getattr(model, "_bulk_triggers_saves", False))
+
+
+def _bulk_write(
+    queryset: models.QuerySet[M], objs: Sequence[M], fields: list[str], batch_size: int | None
+) -> int:
+    """Write as Django's bulk_update() does: one joined statement per batch where exact."""
+    if can_fast_write(queryset, fields, objs, batch_size):
+        return fast_bulk_update(queryset, objs, fields, batch_size)
+    return models.QuerySet.bulk_update(queryset, objs, fields, batch_size)

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "tests.cascadesapp",
     "tests.tasksapp",
     "django_tasks_db",
+    "tests.perfapp",
     "shop",
 ]
 

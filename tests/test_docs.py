@@ -112,6 +112,7 @@ def check_settings(namespace: dict[str, Any]) -> None:
     with override_settings(BULK_TRIGGERS=namespace["BULK_TRIGGERS"], DEBUG=False):
         assert (conf.get("MAX_DEPTH"), conf.get("CHUNK_SIZE")) == (16, 2000)
         assert conf.flag("PROTECT_OLD") is False
+        assert conf.flag("FAST_BULK_UPDATE") is False
 
 
 def check_model(namespace: dict[str, Any]) -> None:

@@ -1,0 +1,1 @@
+"""Models for the fast bulk write's exactness tests (app label ``perfapp``)."""
