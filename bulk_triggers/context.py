@@ -26,9 +26,8 @@ _restore: ContextVar[tuple[frozenset[object], ...]] = ContextVar(
     "bulk_triggers_bypass_restore", default=()
 )
 _chain: ContextVar[tuple[str, ...]] = ContextVar("bulk_triggers_chain", default=())
-# Set by bulk_triggers.testing: the only triggers allowed to run, and where calls are recorded.
+# Set by bulk_triggers.testing: the only triggers allowed to run.
 _only: ContextVar[frozenset[TriggerMeta] | None] = ContextVar("bulk_triggers_only", default=None)
-_capturing: ContextVar[tuple[list[Any], ...]] = ContextVar("bulk_triggers_capturing", default=())
 
 _EVERYTHING = None
 
@@ -117,11 +116,6 @@ def active(triggers: tuple[TriggerMeta, ...]) -> tuple[TriggerMeta, ...]:
     if not _bypassed.get():
         return triggers
     return tuple(trigger for trigger in triggers if not is_bypassed(trigger))
-
-
-def captures() -> tuple[list[Any], ...]:
-    """Return the lists that ``capture_triggers()`` blocks record calls into."""
-    return _capturing.get()
 
 
 def current_chain() -> tuple[str, ...]:

@@ -14,9 +14,9 @@ from typing import Any
 
 from django.db import models, transaction
 
-from bulk_triggers import conf, paths, related
+from bulk_triggers import conf, observers, paths, related
 from bulk_triggers.conditions import Condition
-from bulk_triggers.context import active, captures, current_chain, enter, leave
+from bulk_triggers.context import active, current_chain, enter, leave
 from bulk_triggers.errors import CALL_ATTRIBUTE, StageErrors
 from bulk_triggers.exceptions import TriggerDepthError
 from bulk_triggers.registry import registry
@@ -195,8 +195,7 @@ class Dispatch:
         method = trigger._methods[(stage, self.event)]
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
-        for calls in captures():
-            calls.append(self._record(trigger, stage, args))
+        watching = observers.current()
         guard = _OldGuard(args[-1]) if self.protect_old else None
         try:
             instance = trigger()
@@ -204,7 +203,13 @@ class Dispatch:
             instance.__dict__[CALL_ATTRIBUTE] = (errors, args)
             token = enter(label)
             try:
-                result = method(instance, *args)
+                if watching:
+                    call = observers.TriggerCall(
+                        trigger, stage, self.event, self.model, args, self.using
+                    )
+                    result = observers.run(watching, call, method, instance)
+                else:
+                    result = method(instance, *args)
             finally:
                 leave(token)
             if guard is not None:
@@ -232,13 +237,6 @@ class Dispatch:
                 self.using,
                 (time.perf_counter() - started) * 1000,
             )
-
-    def _record(self, trigger: TriggerMeta, stage: str, args: tuple[list[Any], ...]) -> Any:
-        from bulk_triggers.testing import CapturedCall
-
-        new = args[0] if self.event != "delete" else None
-        old = args[-1] if self.event != "create" else None
-        return CapturedCall(trigger, stage, self.event, new, old, self.using)
 
 
 def _select(condition: Condition, new: Rows | None, old: Rows | None, count: int) -> list[int]:

@@ -11,7 +11,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulk_triggers.context import _capturing, _only
+from bulk_triggers.context import _only
+from bulk_triggers.observers import TriggerCall, observing
 from bulk_triggers.registry import registry
 from bulk_triggers.trigger import TriggerMeta
 
@@ -72,11 +73,23 @@ def capture_triggers() -> Iterator[Capture]:
     method left them.
     """
     capture = Capture()
-    token = _capturing.set((*_capturing.get(), capture.calls))
-    try:
+    with observing(_Recorder(capture.calls)):
         yield capture
-    finally:
-        _capturing.reset(token)
+
+
+class _Recorder:
+    """The observer behind :func:`capture_triggers`: a call is recorded as it starts."""
+
+    def __init__(self, calls: list[CapturedCall]) -> None:
+        self.calls = calls
+
+    def started(self, call: TriggerCall) -> None:
+        self.calls.append(
+            CapturedCall(call.trigger, call.stage, call.event, call.new, call.old, call.using)
+        )
+
+    def finished(self, call: TriggerCall, error: BaseException | None) -> None:
+        pass
 
 
 @contextmanager
