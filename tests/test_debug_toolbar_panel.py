@@ -66,7 +66,7 @@ def panel_content(client: Client, page: str) -> str:
 
 def rows(content: str) -> list[tuple[str, str]]:
     """Return the (depth, trigger method) of each call row of the panel, top to bottom."""
-    found = re.findall(r'data-depth="(\d+)">\s*<td[^>]*><code>([^<]+)</code>', content)
+    found = re.findall(r'data-depth="(\d+)">\s*<td[^>]*><code>(?:↳ )?([^<]+)</code>', content)
     return [(depth, html.unescape(label)) for depth, label in found]
 
 

@@ -88,7 +88,7 @@ def _as_row(call: RecordedCall) -> dict[str, Any]:
         "rows": call.rows,
         "using": call.using,
         "depth": call.depth,
-        "indent": call.depth * 1.5,
+        "indent": 0.5 + call.depth * 1.5,
         "duration": call.duration or 0.0,
         "error": call.error,
         "queries": [
