@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import html
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.test import Client, override_settings
+from django.utils.module_loading import import_string
 
+import bulk_triggers
 from bulk_triggers import Trigger, observers
+from bulk_triggers.contrib.debug_toolbar.panel import TriggersPanel
 from tests.toolbarapp.models import ToolbarNote, ToolbarOrder
-from tests.toolbarapp.settings import with_toolbar
+from tests.toolbarapp.settings import PANEL, with_toolbar
 
 
 @pytest.fixture
@@ -118,3 +125,34 @@ def test_panel_stops_observing_when_the_request_ends(using: str, toolbar: None) 
     assert observers.current() == ()
     ToolbarOrder.objects.all().delete()
     assert seen == [()]
+
+
+def test_readme_names_the_panel_the_tests_enable() -> None:
+    """The README's settings example names the panel these tests run, by its import path."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Debug toolbar panel", 1)[1].split("\n## ", 1)[0]
+    assert f'"{PANEL}"' in section
+    assert import_string(PANEL) is TriggersPanel
+
+
+def test_the_core_never_imports_the_panel_or_the_toolbar() -> None:
+    """Setting up Django and importing every other module of the package leaves both out."""
+    package = Path(bulk_triggers.__file__).parent
+    modules = [
+        ".".join(path.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__")
+        for path in sorted(package.rglob("*.py"))
+        if "debug_toolbar" not in path.parts
+    ]
+    script = (
+        "import importlib, sys, django\n"
+        "django.setup()\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if 'debug_toolbar' in m))\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert "bulk_triggers.dispatch" in modules
+    assert result.stdout.strip() == "[]"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -251,3 +253,24 @@ def test_without_observers_the_dispatcher_calls_the_method_directly(
         ToolbarOrder.objects.bulk_create([ToolbarOrder(name="jam")])
     assert len(runs) == len(captured) == 2
     assert observers.current() == ()
+
+
+def test_observers_belong_to_the_thread_or_task_that_installed_them() -> None:
+    """Another thread, or an asyncio task started outside the block, sees no observer."""
+    seen: dict[str, tuple[Any, ...]] = {}
+
+    async def look(name: str) -> None:
+        seen[name] = observers.current()
+
+    async def tasks() -> None:
+        outside = asyncio.create_task(look("task started outside"))
+        with observing(Journal("j", [])):
+            await asyncio.create_task(look("task started inside"))
+            thread = threading.Thread(target=lambda: seen.update(thread=observers.current()))
+            thread.start()
+            thread.join()
+        await outside
+
+    asyncio.run(tasks())
+    assert [len(seen[name]) for name in ("task started outside", "task started inside")] == [0, 1]
+    assert seen["thread"] == ()
