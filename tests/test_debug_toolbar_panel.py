@@ -7,18 +7,21 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.test import Client, override_settings
+from django.db import connections
+from django.test import AsyncClient, Client, override_settings
 from django.utils.module_loading import import_string
 
 import bulk_triggers
 from bulk_triggers import Trigger, observers
 from bulk_triggers.contrib.debug_toolbar.panel import TriggersPanel
+from tests.routers import routed_to
 from tests.toolbarapp.models import ToolbarNote, ToolbarOrder
 from tests.toolbarapp.settings import PANEL, with_toolbar
 
@@ -156,3 +159,23 @@ def test_the_core_never_imports_the_panel_or_the_toolbar() -> None:
     )
     assert "bulk_triggers.dispatch" in modules
     assert result.stdout.strip() == "[]"
+
+
+@pytest.fixture
+async def routed(using: str) -> AsyncIterator[str]:
+    """Route the test's queries to its database; close the async ORM's connections after."""
+    with routed_to(using):
+        yield using
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_panel_lists_the_trigger_calls_of_an_async_view(routed: str, toolbar: None) -> None:
+    """Under ASGI, the async ORM's trigger calls are listed too, nested, with their queries."""
+    labels = define_triggers()
+    response = await AsyncClient().get("/orders/aplace/")
+    assert response.status_code == 200
+    content = await sync_to_async(panel_content)(Client(), response.content.decode())
+    assert rows(content) == [("0", labels[0]), ("1", labels[1]), ("0", labels[2])]
+    assert "toolbarapp_toolbarnote" in content
+    assert f"<td>{routed}</td>" in content

@@ -8,5 +8,6 @@ from tests.toolbarapp import views
 
 urlpatterns = [
     path("orders/place/", views.place_orders),
+    path("orders/aplace/", views.aplace_orders),
     path("__debug__/", include("debug_toolbar.urls")),
 ]

@@ -19,6 +19,15 @@ def place_orders(request: HttpRequest) -> HttpResponse:
     )
 
 
+async def aplace_orders(request: HttpRequest) -> HttpResponse:
+    """Do what :func:`place_orders` does, through the async ORM, in an async view."""
+    await ToolbarOrder.objects.abulk_create([ToolbarOrder(name="tea"), ToolbarOrder(name="cake")])
+    await ToolbarOrder.objects.filter(name="tea").aupdate(total=12)
+    return HttpResponse(
+        "<!DOCTYPE html><html><head><title>Orders</title></head><body></body></html>"
+    )
+
+
 # For the screenshot: click the panel's button in the toolbar, as a user would, once the
 # toolbar's own script has set up its handlers (in a shadow root by default), then show
 # the queries of each call.

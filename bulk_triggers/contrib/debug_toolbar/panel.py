@@ -33,6 +33,9 @@ class TriggersPanel(Panel):
     """
 
     title = "Triggers"
+    # Observers live in a context variable, which the async ORM's sync_to_async calls
+    # inherit: an async view's trigger calls are seen too.
+    is_async = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
