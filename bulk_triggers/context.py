@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["bypass", "is_bypassed"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-# Called with each dispatched method call: trigger, stage, event, new, old, using.
-Recorder = Callable[[TriggerMeta, str, str, list[Any] | None, list[Any] | None, str], None]
 
 # ``None`` in the set means "everything"; an empty frozenset means nothing is bypassed.
 _bypassed: ContextVar[frozenset[object]] = ContextVar("bulk_triggers_bypassed", default=frozenset())
@@ -34,9 +32,8 @@ _restore: ContextVar[tuple[frozenset[object], ...]] = ContextVar(
 _chain: ContextVar[tuple[str, ...]] = ContextVar("bulk_triggers_chain", default=())
 # The operation whose trigger call is running: operations it causes share its id.
 _running: ContextVar[Operation | None] = ContextVar("bulk_triggers_running", default=None)
-# Set by bulk_triggers.testing: the only triggers allowed to run, and where calls are recorded.
+# Set by bulk_triggers.testing: the only triggers allowed to run.
 _only: ContextVar[frozenset[TriggerMeta] | None] = ContextVar("bulk_triggers_only", default=None)
-_capturing: ContextVar[tuple[Recorder, ...]] = ContextVar("bulk_triggers_capturing", default=())
 
 _EVERYTHING = None
 
@@ -149,11 +146,6 @@ def active(triggers: tuple[TriggerMeta, ...]) -> tuple[TriggerMeta, ...]:
     if not _bypassed.get():
         return triggers
     return tuple(trigger for trigger in triggers if not _bypassed_trigger(trigger))
-
-
-def captures() -> tuple[Recorder, ...]:
-    """Return the recorders that ``capture_triggers()`` blocks installed, innermost last."""
-    return _capturing.get()
 
 
 def current_chain() -> tuple[str, ...]:

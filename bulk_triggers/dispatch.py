@@ -14,10 +14,10 @@ from typing import Any
 
 from django.db import models, transaction
 
-from bulk_triggers import conf, operation, paths, related, tasks
+from bulk_triggers import conf, observers, operation, paths, related, tasks
 from bulk_triggers.call_guards import OldGuard, guard_depth, method_label
 from bulk_triggers.conditions import Condition
-from bulk_triggers.context import active, captures, current_chain, enter, leave, running
+from bulk_triggers.context import active, current_chain, enter, leave, running
 from bulk_triggers.errors import CALL_ATTRIBUTE, StageErrors
 from bulk_triggers.registry import registry
 from bulk_triggers.snapshot import clone
@@ -213,7 +213,7 @@ class Dispatch:
         method = trigger._methods[(stage, self.event)]
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
-        self._record(trigger, stage, args)
+        watching = observers.current()
         guard = OldGuard(args[-1]) if self.protect_old else None
         try:
             instance = trigger()
@@ -222,7 +222,13 @@ class Dispatch:
             instance.context = self.context
             token = enter(label, self.state)
             try:
-                result = method(instance, *args)
+                if watching:
+                    call = observers.TriggerCall(
+                        trigger, stage, self.event, self.model, args, self.using
+                    )
+                    result = observers.run(watching, call, method, instance)
+                else:
+                    result = method(instance, *args)
             finally:
                 leave(token)
             if guard is not None:
@@ -254,16 +260,6 @@ class Dispatch:
             self.using,
             (time.perf_counter() - started) * 1000,
         )
-
-    def _record(self, trigger: TriggerMeta, stage: str, args: tuple[list[Any], ...]) -> None:
-        """Hand the call to the recorders ``bulk_triggers.testing`` installed, if any."""
-        recorders = captures()
-        if not recorders:
-            return
-        new = args[0] if self.event != "delete" else None
-        old = args[-1] if self.event != "create" else None
-        for record in recorders:
-            record(trigger, stage, self.event, new, old, self.using)
 
 
 def _select(condition: Condition, new: Rows | None, old: Rows | None, count: int) -> list[int]:

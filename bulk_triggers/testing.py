@@ -11,7 +11,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulk_triggers.context import _capturing, _only
+from bulk_triggers.context import _only
+from bulk_triggers.observers import TriggerCall, observing
 from bulk_triggers.registry import registry
 from bulk_triggers.tasks import CapturedTasks, capture_tasks
 from bulk_triggers.trigger import TriggerMeta
@@ -75,22 +76,23 @@ def capture_triggers() -> Iterator[Capture]:
     method left them.
     """
     capture = Capture()
-
-    def record(
-        trigger: TriggerMeta,
-        stage: str,
-        event: str,
-        new: list[Any] | None,
-        old: list[Any] | None,
-        using: str,
-    ) -> None:
-        capture.calls.append(CapturedCall(trigger, stage, event, new, old, using))
-
-    token = _capturing.set((*_capturing.get(), record))
-    try:
+    with observing(_Recorder(capture.calls)):
         yield capture
-    finally:
-        _capturing.reset(token)
+
+
+class _Recorder:
+    """The observer behind :func:`capture_triggers`: a call is recorded as it starts."""
+
+    def __init__(self, calls: list[CapturedCall]) -> None:
+        self.calls = calls
+
+    def started(self, call: TriggerCall) -> None:
+        self.calls.append(
+            CapturedCall(call.trigger, call.stage, call.event, call.new, call.old, call.using)
+        )
+
+    def finished(self, call: TriggerCall, error: BaseException | None) -> None:
+        pass
 
 
 @contextmanager

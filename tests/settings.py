@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "tests.tasksapp",
     "django_tasks_db",
     "tests.perfapp",
+    "tests.toolbarapp",
     "shop",
 ]
 
