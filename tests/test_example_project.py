@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import runpy
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -44,6 +45,7 @@ from shop.triggers import (
     ShipOrder,
 )
 
+EXAMPLE_SETTINGS = Path(__file__).parent.parent / "example_project/example_project/settings.py"
 SHOP_MODELS = (Account, Order, OrderLine, Product, AuditEntry)
 # Each order made by _make_orders: 2 x 4.50 + 1 x 12.00.
 ORDER_TOTAL = Decimal("21.00")
@@ -683,6 +685,51 @@ def test_shipping_notification_payload_holds_the_rows_as_written(
     for payload in payloads:  # As a worker would, from the JSON alone.
         run_payload(payload)
     assert sorted(n.order_id for n in notifications.sent(using)) == [o.pk for o in orders[:2]]
+
+
+@pytest.mark.parametrize("backend", ["immediate", "database"])
+def test_example_settings_configure_the_tasks_backend(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example's TASKS name the framework's immediate backend, or django-tasks-db on demand."""
+    monkeypatch.setenv("SHOP_TASKS_BACKEND", backend)
+    settings = runpy.run_path(str(EXAMPLE_SETTINGS))
+    (config,) = settings["TASKS"].values()
+    expected = {
+        "immediate": f"{tasks_framework()}.backends.immediate.ImmediateBackend",
+        "database": "django_tasks_db.DatabaseBackend",
+    }
+    assert config["BACKEND"] == expected[backend]
+    assert NotifyShipping.task and NotifyShipping.task_options["queue_name"] in config["QUEUES"]
+    assert ("django_tasks_db" in settings["INSTALLED_APPS"]) == (backend == "database")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_with_the_database_backend_leaves_notifications_to_db_worker(
+    using: str, outbox: None, settings: Any
+) -> None:
+    """With django-tasks-db the demo queues the notifications; db_worker sends them."""
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django_tasks_db.DatabaseBackend",
+            "QUEUES": ["default", "notifications"],
+        }
+    }
+    flat = " ".join(_run_demo(using, rows=30).split())
+    queued = re.findall(r"NotifyShipping\.on_commit_update \((\d+) rows?, as a task, queued", flat)
+    assert len(queued) == 2 and "<- NotifyShipping" not in flat
+    assert (
+        _number(r"shipping notifications sent: (\d+)", flat) == 0 == len(notifications.sent(using))
+    )
+    tasks = DBTaskResult.objects.using(using)
+    assert tasks.filter(status="READY", queue_name="notifications").count() == len(queued)
+    call_command("db_worker", queue_name="notifications", batch=True, startup_delay=False)
+    assert tasks.exclude(status="SUCCESSFUL").count() == 0
+    shipped = Order.objects.using(using).filter(status="shipped").values_list("pk", flat=True)
+    assert sorted(n.order_id for n in notifications.sent(using)) == sorted(shipped)
+    assert len(shipped) == sum(int(n) for n in queued)
 
 
 def test_triggers_are_plain_python() -> None:

@@ -48,6 +48,10 @@ MAINTAINED: dict[str, tuple[str, tuple[TriggerMeta, ...]]] = {
 }
 
 
+#: How the report words a task's state; others (FAILED) are printed as they are.
+TASK_STATES = {"SUCCESSFUL": "", "READY": "queued for a worker"}
+
+
 @dataclass(frozen=True)
 class Ran:
     """One trigger method that ran in a step, with the rows it received in all its calls."""
@@ -56,7 +60,7 @@ class Ran:
     stage: str
     event: str
     rows: int
-    #: How its tasks ended ("SUCCESSFUL", "FAILED"), for a task trigger's commit stage.
+    #: Its tasks' state ("SUCCESSFUL", "FAILED", "READY": queued), for a task trigger's commit.
     task_status: str | None = None
 
     @property
@@ -68,32 +72,37 @@ class Ran:
         rows = f"{self.rows} row{'' if self.rows == 1 else 's'}"
         if self.task_status is None:
             return f"{self.method} ({rows})"
-        ended = "" if self.task_status == "SUCCESSFUL" else f", {self.task_status}"
-        return f"{self.method} ({rows}, as a task{ended})"
+        notes = (TASK_STATES.get(state, state) for state in self.task_status.split(", "))
+        return f"{self.method} ({rows}, as a task{''.join(f', {n}' for n in notes if n)})"
 
 
 @contextmanager
-def finished_tasks() -> Iterator[list[Any]]:
-    """Collect the results of the tasks that finish in the block (the framework's signal).
+def tasks_seen() -> Iterator[list[Any]]:
+    """Collect the results of the tasks enqueued or finished in the block, latest state each.
 
-    With the immediate backend a task trigger's task runs in this process at the commit,
-    outside the dispatcher, so ``capture_triggers()`` does not record it; this does.
+    The framework's signals tell: with the immediate backend a task trigger's task runs in
+    this process at the commit, outside the dispatcher, so ``capture_triggers()`` does not
+    record it; with a worker's backend (django-tasks-db) it stays queued.
     """
-    results: list[Any] = []
+    results: dict[str, Any] = {}
     framework = tasks_framework()
     if framework is None:
-        yield results
+        yield []
         return
-    signal = import_module(f"{framework}.signals").task_finished
+    signals = import_module(f"{framework}.signals")
 
     def record(sender: object, task_result: Any, **kwargs: object) -> None:
-        results.append(task_result)
+        results[task_result.id] = task_result
 
-    signal.connect(record, dispatch_uid="shop.report.finished_tasks")
+    seen: list[Any] = []
+    for signal in (signals.task_enqueued, signals.task_finished):
+        signal.connect(record, dispatch_uid="shop.report.tasks_seen")
     try:
-        yield results
+        yield seen
     finally:
-        signal.disconnect(dispatch_uid="shop.report.finished_tasks")
+        for signal in (signals.task_enqueued, signals.task_finished):
+            signal.disconnect(dispatch_uid="shop.report.tasks_seen")
+        seen.extend(results.values())
 
 
 def methods_that_ran(calls: Iterable[CapturedCall], task_results: Iterable[Any] = ()) -> list[Ran]:
@@ -108,7 +117,7 @@ def methods_that_ran(calls: Iterable[CapturedCall], task_results: Iterable[Any] 
 
 
 def _task_runs(task_results: Iterable[Any]) -> list[Ran]:
-    """Group task triggers' finished tasks per trigger and event, with how they ended."""
+    """Group task triggers' tasks per trigger and event, with the states they reached."""
     runs: dict[tuple[TriggerMeta, str], tuple[int, set[str]]] = {}
     for result in task_results:
         if not result.args or not isinstance(result.args[0], dict):

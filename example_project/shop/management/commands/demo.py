@@ -28,10 +28,10 @@ from shop.report import (
     Ran,
     block,
     effects,
-    finished_tasks,
     methods_that_ran,
     packed,
     raised_by,
+    tasks_seen,
 )
 from shop.scenario import Scenario
 from shop.steps import Did
@@ -143,7 +143,7 @@ class Demo:
         before = measure(self.using)
         started = time.perf_counter()
         refusal: ValidationError | None = None
-        with capture_triggers() as captured, finished_tasks() as tasks:
+        with capture_triggers() as captured, tasks_seen() as tasks:
             try:
                 did = action()
             except ValidationError as exc:
