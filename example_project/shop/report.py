@@ -2,9 +2,9 @@
 
 Effects are counted in the database (``shop.measure``); causes are the trigger calls that
 ``bulk_triggers.testing.capture_triggers()`` recorded while the step ran, and the tasks of
-task triggers (their commit stage) that the Tasks framework reported finished. An effect
-is put down to a trigger only when that trigger ran in the step; a change no trigger of
-its own explains (deleted orders taking their totals with them, say) is reported as data.
+task triggers (their commit stage) that the Tasks framework reported enqueued or finished.
+An effect is put down to a trigger only when that trigger ran in the step; a change no
+trigger of its own explains (deleted orders taking their totals with them) is data.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ MAINTAINED: dict[str, tuple[str, tuple[TriggerMeta, ...]]] = {
 }
 
 
+#: The task that runs a task trigger's commit stage (its argument is the payload).
+COMMIT_STAGE_TASK = "bulk_triggers.worker.run_commit_stage"
 #: How the report words a task's state; others (FAILED) are printed as they are.
 TASK_STATES = {"SUCCESSFUL": "", "READY": "queued for a worker"}
 
@@ -120,7 +122,7 @@ def _task_runs(task_results: Iterable[Any]) -> list[Ran]:
     """Group task triggers' tasks per trigger and event, with the states they reached."""
     runs: dict[tuple[TriggerMeta, str], tuple[int, set[str]]] = {}
     for result in task_results:
-        if not result.args or not isinstance(result.args[0], dict):
+        if result.task.module_path != COMMIT_STAGE_TASK:
             continue  # Not a task trigger's task.
         payload = result.args[0]
         key = (import_string(payload["trigger"]), payload["event"])

@@ -5,7 +5,7 @@ reads the database back (``shop.measure``) and prints what changed: first the da
 wrote, then what the triggers wrote on top of it, each effect with the trigger that caused
 it (``shop.report``). Nothing printed about triggers is taken from this file: effects are
 counted in the database or the notification outbox, causes are the trigger calls recorded
-while the step ran.
+while the step ran and the task triggers' tasks the Tasks framework reported.
 """
 
 from __future__ import annotations
