@@ -27,8 +27,8 @@ SHELL := /bin/bash
 .PHONY: help venv test test-fast test-matrix lint demo compat bench clean
 
 help:
-	@echo "make demo         set up .venv with Django and the package only, migrate the example"
-	@echo "                  project on SQLite, run its demo (no database server or driver needed)"
+	@echo "make demo         set up .venv with Django, the package and django-tasks only, migrate"
+	@echo "                  the example project on SQLite, run its demo (no server or driver needed)"
 	@echo "make test         the whole suite: on .venv's Django, then on every Django series"
 	@echo "                  of the nox matrix whose Python is installed"
 	@echo "make test-fast    the quick run: the suite on .venv's Django only (PYTEST_ARGS=...)"
@@ -55,9 +55,10 @@ $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
 
-# The demo needs Django and the package only: no database driver, so no MySQL headers.
+# The demo needs Django, the package and its tasks extra (the django-tasks backport, pure
+# Python, for the example's task trigger on Django 5.2): no database driver, no MySQL headers.
 $(DEMO_STAMP): pyproject.toml | $(VPY)
-	$(VPY) -m pip install --quiet -e .
+	$(VPY) -m pip install --quiet -e '.[tasks]'
 	@touch $@
 
 $(STAMP): pyproject.toml | $(VPY)

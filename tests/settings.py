@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 from tests.databases import configure
@@ -43,6 +44,16 @@ DATABASES, SKIPPED_DATABASES = configure()
 DATABASE_ROUTERS = ["tests.routers.CurrentDatabaseRouter"]
 
 BULK_TRIGGERS = {"MAX_DEPTH": 16, "CHUNK_SIZE": 2000}
+
+# The immediate backend, as by default, plus the queue of the example shop's task trigger
+# (shop.triggers.NotifyShipping); django.tasks on Django 6.0+, the backport on 5.2.
+_TASKS_FRAMEWORK = "django.tasks" if find_spec("django.tasks") else "django_tasks"
+TASKS = {
+    "default": {
+        "BACKEND": f"{_TASKS_FRAMEWORK}.backends.immediate.ImmediateBackend",
+        "QUEUES": ["default", "notifications"],
+    }
+}
 
 # The admin, forms and delete-view tests (tests/errorsapp, tests/test_contrib_admin.py,
 # tests/test_cascades.py).

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import re
+import runpy
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,9 @@ from example_project.databases import database_from_url
 
 from bulk_triggers import bypass
 from bulk_triggers.registry import registry
+from bulk_triggers.runtime import tasks_framework
+from bulk_triggers.tasks import run_payload
+from bulk_triggers.testing import capture_tasks
 from shop import notifications, triggers
 from shop.models import Account, AuditEntry, Order, OrderLine, Product
 from shop.steps import CATALOG, FEED
@@ -40,6 +45,7 @@ from shop.triggers import (
     ShipOrder,
 )
 
+EXAMPLE_SETTINGS = Path(__file__).parent.parent / "example_project/example_project/settings.py"
 SHOP_MODELS = (Account, Order, OrderLine, Product, AuditEntry)
 # Each order made by _make_orders: 2 x 4.50 + 1 x 12.00.
 ORDER_TOTAL = Decimal("21.00")
@@ -283,6 +289,11 @@ def test_demo_names_a_trigger_behind_each_effect(using: str, outbox: None) -> No
         assert cause == f"{model.split('.')[1]}Audit"
     assert reported == _audit_counts()
     assert re.search(r"orders with shipped_at 0 -> \d+ <- ShipOrder\.on_before_update", flat)
+    # The notifications come from NotifyShipping's tasks (immediate backend), one per step.
+    tasks = re.findall(r"NotifyShipping\.on_commit_update \((\d+) rows?, as a task\)", flat)
+    sent = re.findall(r"shipping notifications sent (\d+) -> (\d+) <- NotifyShipping\.", flat)
+    assert len(tasks) == len(sent) == 2
+    assert [int(n) for n in tasks] == [int(new) - int(old) for old, new in sent]
     refusers = re.findall(r"refused ValidationError from (\w+)\.on_before_(?:update|create)", flat)
     assert len(refusers) == 2 and all(isinstance(getattr(triggers, t), type) for t in refusers)
 
@@ -306,6 +317,45 @@ def test_demo_cascade_step_shows_what_the_audit_table_holds(using: str, outbox: 
     assert not OrderLine.objects.filter(pk__in=line_pks).exists()
     every_line_fired = "every cascaded line's delete triggers fired" in step
     assert every_line_fired == (for_lines == line_count)
+
+
+def _figures(pattern: str, text: str) -> tuple[Decimal, ...]:
+    """Return the groups of ``pattern``'s match in ``text`` as decimals."""
+    match = re.search(pattern, text)
+    assert match is not None, f"{pattern!r} not in:\n{text}"
+    return tuple(Decimal(n) for n in match.groups())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_credits_the_recompute_trigger_only_with_kept_orders_totals(
+    using: str, outbox: None
+) -> None:
+    """The delete steps credit RecomputeTotalsAfterDelete with kept orders' totals, no more."""
+    output = _run_demo(using, rows=60)
+    line, cascade, bulk = (
+        _step(output, code)
+        for code in ("line.delete()", "order.delete()", 'Order.objects.filter(status="cancelled")')
+    )
+    quantity, price = _figures(r"deleted line \w+ x(\d+) at ([\d.]+) of order", line)
+    was, now = _figures(
+        r"sum of order totals ([\d.]+) -> ([\d.]+) <- RecomputeTotalsAfterDelete\.", line
+    )
+    assert was - now == quantity * price
+    order_deletes = {
+        int(e.object_pk): Decimal(e.changes["total"])
+        for e in AuditEntry.objects.filter(model="shop.Order", action="delete")
+    }
+    (cascaded,) = _figures(r"delete entry for order (\d+)", cascade)
+    for step, deleted in (
+        (cascade, [order_deletes.pop(int(cascaded))]),
+        (bulk, list(order_deletes.values())),
+    ):
+        assert "RecomputeTotalsAfterDelete.on_after_delete" in step  # It ran, ...
+        assert "totals" not in step.partition(" effects ")[2]  # ... and changed no kept order.
+        was, now, left, orders = _figures(
+            r"sum of order totals ([\d.]+) -> ([\d.]+): ([\d.]+) left with the (\d+) deleted", step
+        )
+        assert (was - now, left, orders) == (sum(deleted), sum(deleted), len(deleted))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -535,23 +585,151 @@ def test_paying_debits_the_stored_totals(using: str, stale: bool) -> None:
     assert (account.balance, account.status) == (Decimal("30.00") - debit, "overdrawn")
 
 
-@pytest.mark.parametrize("outcome", ["commit", "rollback"])
-def test_shipping_notifications_wait_for_the_commit(
-    using: str, outbox: None, outcome: str, django_capture_on_commit_callbacks: Any
-) -> None:
-    """NotifyShipping sends once the transaction commits, and never after a rollback."""
-    orders = _make_orders(3, status="paid")
-    capture = django_capture_on_commit_callbacks(using=using, execute=True)
-    with capture as callbacks, transaction.atomic(using=using):
-        Order.objects.filter(pk__in=[o.pk for o in orders[:2]]).update(status="shipped")
-        assert notifications.sent(using) == []
-        if outcome == "rollback":
+@pytest.fixture
+def task_signals() -> Iterator[dict[str, list[Any]]]:
+    """Record the task results the Tasks framework signals as enqueued and as finished."""
+    signals = import_module(f"{tasks_framework()}.signals")
+    seen: dict[str, list[Any]] = {"enqueued": [], "finished": []}
+    receivers = {
+        name: (lambda sender, task_result, _name=name, **kwargs: seen[_name].append(task_result))
+        for name in seen
+    }
+    for name, receiver in receivers.items():
+        getattr(signals, f"task_{name}").connect(receiver)
+    yield seen
+    for name, receiver in receivers.items():
+        getattr(signals, f"task_{name}").disconnect(receiver)
+
+
+def _ship_two_then_roll_back(using: str, orders: list[Order]) -> list[Order]:
+    with transaction.atomic(using=using):
+        _ship_by_update(orders[:2])
+        transaction.set_rollback(True, using=using)
+    return []
+
+
+def _ship_one_and_one_in_a_rolled_back_savepoint(using: str, orders: list[Order]) -> list[Order]:
+    with transaction.atomic(using=using):
+        _ship_by_update(orders[:1])
+        with transaction.atomic(using=using):
+            _ship_by_update(orders[1:2])
             transaction.set_rollback(True, using=using)
-    sent = sorted(n.order_id for n in notifications.sent(using))
-    if outcome == "commit":
-        assert sent == [o.pk for o in orders[:2]]
-    else:
-        assert (sent, callbacks) == ([], [])
+    return orders[:1]
+
+
+def _ship_two_and_commit(using: str, orders: list[Order]) -> list[Order]:
+    with transaction.atomic(using=using):
+        _ship_by_update(orders[:2])
+        assert notifications.sent(using) == []  # Not before the commit.
+    return orders[:2]
+
+
+@pytest.mark.parametrize(
+    "ship",
+    [_ship_two_and_commit, _ship_two_then_roll_back, _ship_one_and_one_in_a_rolled_back_savepoint],
+    ids=lambda f: f.__name__.removeprefix("_ship_"),
+)
+def test_shipping_notifications_are_tasks_run_at_the_commit(
+    using: str,
+    outbox: None,
+    task_signals: dict[str, list[Any]],
+    ship: Callable[[str, list[Order]], list[Order]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """NotifyShipping's commit stage is a task enqueued and run at the commit, never on rollback."""
+    orders = _make_orders(3, status="paid")
+    with django_capture_on_commit_callbacks(using=using, execute=True):
+        committed = ship(using, orders)
+    shipped = [o.pk for o in committed]
+    assert sorted(n.order_id for n in notifications.sent(using)) == shipped
+    enqueued, finished = task_signals["enqueued"], task_signals["finished"]
+    assert [r.id for r in finished] == [r.id for r in enqueued]
+    assert len(enqueued) == (1 if shipped else 0)
+    for result in enqueued:
+        (payload,) = result.args
+        assert result.task.module_path == "bulk_triggers.worker.run_commit_stage"
+        assert (result.task.queue_name, str(result.status)) == ("notifications", "SUCCESSFUL")
+        assert (payload["trigger"], payload["event"], payload["alias"]) == (
+            NotifyShipping.label,
+            "update",
+            using,
+        )
+
+
+@pytest.mark.parametrize(
+    "ship",
+    [
+        _ship_by_bulk_update,
+        _ship_by_update,
+        _ship_by_aupdate,
+        _ship_by_save_update_fields,
+        _ship_by_save,
+    ],
+    ids=lambda f: f.__name__.removeprefix("_ship_by_"),
+)
+def test_shipping_notification_payload_holds_the_rows_as_written(
+    using: str, outbox: None, ship: Callable[[list[Order]], None]
+) -> None:
+    """On every path the task's payload holds the shipped orders, new and old, as written."""
+    orders = _make_orders(3, status="paid")
+    with capture_tasks(run=False) as captured:
+        ship(orders[:2])
+    payloads = [p for p in captured.payloads if p["trigger"] == NotifyShipping.label]
+    status = payloads[0]["fields"].index("status")
+    pk = payloads[0]["fields"].index("id")
+    new = [row for p in payloads for row in p["rows"][0]]
+    old = [row for p in payloads for row in p["rows"][1]]
+    assert sorted(row[pk] for row in new) == [o.pk for o in orders[:2]]
+    assert {row[status] for row in new} == {"shipped"} and {row[status] for row in old} == {"paid"}
+    assert notifications.sent(using) == []  # Recorded only: run=False.
+    for payload in payloads:  # As a worker would, from the JSON alone.
+        run_payload(payload)
+    assert sorted(n.order_id for n in notifications.sent(using)) == [o.pk for o in orders[:2]]
+
+
+@pytest.mark.parametrize("backend", ["immediate", "database"])
+def test_example_settings_configure_the_tasks_backend(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example's TASKS name the framework's immediate backend, or django-tasks-db on demand."""
+    monkeypatch.setenv("SHOP_TASKS_BACKEND", backend)
+    settings = runpy.run_path(str(EXAMPLE_SETTINGS))
+    (config,) = settings["TASKS"].values()
+    expected = {
+        "immediate": f"{tasks_framework()}.backends.immediate.ImmediateBackend",
+        "database": "django_tasks_db.DatabaseBackend",
+    }
+    assert config["BACKEND"] == expected[backend]
+    assert NotifyShipping.task and NotifyShipping.task_options["queue_name"] in config["QUEUES"]
+    assert ("django_tasks_db" in settings["INSTALLED_APPS"]) == (backend == "database")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_with_the_database_backend_leaves_notifications_to_db_worker(
+    using: str, outbox: None, settings: Any
+) -> None:
+    """With django-tasks-db the demo queues the notifications; db_worker sends them."""
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django_tasks_db.DatabaseBackend",
+            "QUEUES": ["default", "notifications"],
+        }
+    }
+    flat = " ".join(_run_demo(using, rows=30).split())
+    queued = re.findall(r"NotifyShipping\.on_commit_update \((\d+) rows?, as a task, queued", flat)
+    assert len(queued) == 2 and "<- NotifyShipping" not in flat
+    assert (
+        _number(r"shipping notifications sent: (\d+)", flat) == 0 == len(notifications.sent(using))
+    )
+    tasks = DBTaskResult.objects.using(using)
+    assert tasks.filter(status="READY", queue_name="notifications").count() == len(queued)
+    call_command("db_worker", queue_name="notifications", batch=True, startup_delay=False)
+    assert tasks.exclude(status="SUCCESSFUL").count() == 0
+    shipped = Order.objects.using(using).filter(status="shipped").values_list("pk", flat=True)
+    assert sorted(n.order_id for n in notifications.sent(using)) == sorted(shipped)
+    assert len(shipped) == sum(int(n) for n in queued)
 
 
 def test_triggers_are_plain_python() -> None:

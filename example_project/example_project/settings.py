@@ -9,6 +9,7 @@ have development defaults.
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 from example_project.databases import database_from_url
@@ -81,6 +82,26 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Tasks: shop.triggers.NotifyShipping is a task trigger on the "notifications" queue. By
+# default the immediate backend runs its task in this process once the transaction commits,
+# so the demo needs no worker. Django 6.0+ has the framework built in (django.tasks); on 5.2
+# it is the django-tasks backport (pip install "bulk-triggers[tasks]").
+# SHOP_TASKS_BACKEND=database stores the tasks in this database instead (django-tasks-db,
+# enqueued inside the write's transaction), for `manage.py db_worker --queue-name
+# notifications` to run.
+TASKS_QUEUES = ["default", "notifications"]
+_TASKS_FRAMEWORK = "django.tasks" if find_spec("django.tasks") else "django_tasks"
+if os.environ.get("SHOP_TASKS_BACKEND", "immediate") == "database":
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASKS_QUEUES}}
+else:
+    TASKS = {
+        "default": {
+            "BACKEND": f"{_TASKS_FRAMEWORK}.backends.immediate.ImmediateBackend",
+            "QUEUES": TASKS_QUEUES,
+        }
+    }
 
 # The library's defaults, spelled out so that they are easy to find and change.
 BULK_TRIGGERS = {"MAX_DEPTH": 16, "CHUNK_SIZE": 2000}

@@ -8,7 +8,8 @@ wrote the wrong thing shows up as a wrong number.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
@@ -37,6 +38,8 @@ class State:
     accounts_flagged_wrongly: int
     sum_of_balances: Decimal
     notifications_sent: int
+    #: Each order's stored total by primary key; not a figure of its own (see ``changed``).
+    order_totals: Mapping[int, Decimal] = field(compare=False, repr=False)
 
     def audit(self) -> Counter[tuple[str, str]]:
         """Return the audit entries counted per (model label, action)."""
@@ -51,7 +54,7 @@ class State:
         return [
             (f.name, getattr(self, f.name), getattr(later, f.name))
             for f in fields(self)
-            if getattr(self, f.name) != getattr(later, f.name)
+            if f.compare and getattr(self, f.name) != getattr(later, f.name)
         ]
 
 
@@ -73,10 +76,10 @@ def measure(using: str) -> State:
         + Count("pk", filter=Q(status=Account.Status.ACTIVE, balance__lt=0)),
         balances=Sum("balance"),
     )
-    matching, order_count, total_sum = _totals_against_lines(using)
+    matching, totals = _totals_against_lines(using)
     return State(
         accounts=account_figures["count"],
-        orders=order_count,
+        orders=len(totals),
         order_lines=OrderLine.objects.using(using).count(),
         products=Product.objects.using(using).count(),
         orders_by_status=tuple((s, statuses.get(s, 0)) for s in Order.Status.values),
@@ -86,16 +89,17 @@ def measure(using: str) -> State:
             status=Order.Status.SHIPPED, shipped_at__isnull=True
         ).count(),
         orders_whose_total_matches_lines=matching,
-        sum_of_order_totals=total_sum,
+        sum_of_order_totals=_money(sum(totals.values(), Decimal(0))),
         overdrawn_accounts=account_figures["overdrawn"],
         accounts_flagged_wrongly=account_figures["wrong"],
         sum_of_balances=_money(account_figures["balances"]),
         notifications_sent=len(notifications.sent(using)),
+        order_totals=totals,
     )
 
 
-def _totals_against_lines(using: str) -> tuple[int, int, Decimal]:
-    """Return how many orders' stored totals equal their lines, the order count, the sum.
+def _totals_against_lines(using: str) -> tuple[int, dict[int, Decimal]]:
+    """Return how many orders' stored totals equal their lines, and each order's total.
 
     Summed in Python from the stored decimals, so that SQLite's floating-point
     arithmetic cannot blur the comparison.
@@ -104,15 +108,10 @@ def _totals_against_lines(using: str) -> tuple[int, int, Decimal]:
     lines = OrderLine.objects.using(using).values_list("order_id", "quantity", "unit_price")
     for order_id, quantity, unit_price in lines.iterator(chunk_size=5000):
         expected[order_id] += quantity * unit_price
-    matching = count = 0
-    total_sum = Decimal("0.00")
-    for pk, total in (
-        Order.objects.using(using).values_list("pk", "total").iterator(chunk_size=5000)
-    ):
-        count += 1
-        total_sum += total
-        matching += _money(total) == _money(expected.get(pk, Decimal(0)))
-    return matching, count, _money(total_sum)
+    stored = Order.objects.using(using).values_list("pk", "total")
+    totals = {pk: _money(total) for pk, total in stored.iterator(chunk_size=5000)}
+    matching = sum(total == _money(expected.get(pk, Decimal(0))) for pk, total in totals.items())
+    return matching, totals
 
 
 def _money(value: Decimal | None) -> Decimal:

@@ -204,9 +204,17 @@ class ChargeAccount(Trigger[Order]):
 
 
 class NotifyShipping(Trigger[Order]):
-    """Tell account holders their order left, once the change is committed (never on rollback)."""
+    """Tell account holders their order left, once the change is committed (never on rollback).
+
+    A task trigger: its commit stage runs as a task of Django's Tasks framework on the
+    ``notifications`` queue, with the orders as they were written. The example's
+    settings use the immediate backend, which runs it in this process at the commit; with
+    django-tasks-db it runs in a ``db_worker`` (README, "Task triggers and context").
+    """
 
     condition = ChangesTo("status", Order.Status.SHIPPED)
+    task = True
+    task_options = {"queue_name": "notifications"}
 
     def on_commit_update(self, new: list[Order], old: list[Order]) -> None:
         notifications.send(

@@ -5,7 +5,7 @@ reads the database back (``shop.measure``) and prints what changed: first the da
 wrote, then what the triggers wrote on top of it, each effect with the trigger that caused
 it (``shop.report``). Nothing printed about triggers is taken from this file: effects are
 counted in the database or the notification outbox, causes are the trigger calls recorded
-while the step ran.
+while the step ran and the task triggers' tasks the Tasks framework reported.
 """
 
 from __future__ import annotations
@@ -24,7 +24,15 @@ from bulk_triggers.testing import capture_triggers
 from shop import notifications
 from shop.measure import State, measure
 from shop.models import Account, AuditEntry, Order, OrderLine, Product
-from shop.report import Ran, block, effects, methods_that_ran, packed, raised_by
+from shop.report import (
+    Ran,
+    block,
+    effects,
+    methods_that_ran,
+    packed,
+    raised_by,
+    tasks_seen,
+)
 from shop.scenario import Scenario
 from shop.steps import Did
 
@@ -135,14 +143,14 @@ class Demo:
         before = measure(self.using)
         started = time.perf_counter()
         refusal: ValidationError | None = None
-        with capture_triggers() as captured:
+        with capture_triggers() as captured, tasks_seen() as tasks:
             try:
                 did = action()
             except ValidationError as exc:
                 refusal, did = exc, Did(0, "")
         seconds = time.perf_counter() - started
         after = measure(self.using)
-        ran = methods_that_ran(captured.calls)
+        ran = methods_that_ran(captured.calls, tasks)
         self.out.write(self.style.SQL_FIELD(f"\n{number:>2}. {code}"))
         if refusal is not None:
             self._report_refusal(refusal, ran, before, after)
