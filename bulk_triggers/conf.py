@@ -16,6 +16,8 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from bulk_triggers.links import with_links
+
 INTEGERS: dict[str, int] = {
     "MAX_DEPTH": 16,
     "CHUNK_SIZE": 2000,
@@ -62,12 +64,14 @@ def check_settings(
     """Report unknown keys (E100) and wrong values (E101) of ``settings.BULK_TRIGGERS``."""
     configured = getattr(settings, "BULK_TRIGGERS", None) or {}
     if not isinstance(configured, dict):
-        return [
-            checks.Error(
-                f"settings.BULK_TRIGGERS must be a dict, got {type(configured).__name__}.",
-                id="bulk_triggers.E101",
-            )
-        ]
+        return with_links(
+            [
+                checks.Error(
+                    f"settings.BULK_TRIGGERS must be a dict, got {type(configured).__name__}.",
+                    id="bulk_triggers.E101",
+                )
+            ]
+        )
     known = [*INTEGERS, *FLAGS]
     messages: list[checks.CheckMessage] = [
         checks.Error(
@@ -83,7 +87,7 @@ def check_settings(
         for name in known
         if name in configured and (problem := _problem(name, configured[name]))
     ]
-    return messages
+    return with_links(messages)
 
 
 def _forget(setting: str, **kwargs: Any) -> None:
