@@ -16,7 +16,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from bulk_triggers.links import with_links
+from bulk_triggers.links import check_url, with_links
 
 INTEGERS: dict[str, int] = {
     "MAX_DEPTH": 16,
@@ -37,7 +37,8 @@ def _configured() -> dict[str, Any]:
         raise ImproperlyConfigured(
             f"settings.BULK_TRIGGERS has unknown keys {unknown}"
             f"{' (' + ' '.join(guesses) + ')' if guesses else ''}; "
-            f"the known ones are {sorted([*INTEGERS, *FLAGS])}."
+            f"the known ones are {sorted([*INTEGERS, *FLAGS])}. "
+            f"See {check_url('bulk_triggers.E100')}"
         )
     return configured
 
@@ -107,7 +108,7 @@ def get(name: str) -> int:
     value = _configured().get(name, INTEGERS[name])
     problem = _problem(name, value)
     if problem:
-        raise ImproperlyConfigured(problem)
+        raise ImproperlyConfigured(f"{problem} See {check_url('bulk_triggers.E101')}")
     _cache[name] = value
     return int(value)
 
@@ -122,7 +123,7 @@ def flag(name: str) -> bool:
     value = _configured().get(name)
     problem = _problem(name, value)
     if problem:
-        raise ImproperlyConfigured(problem)
+        raise ImproperlyConfigured(f"{problem} See {check_url('bulk_triggers.E101')}")
     if value is None:
         value = bool(settings.DEBUG)
     _cache[name] = value

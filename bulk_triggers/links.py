@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from django.core import checks
+if TYPE_CHECKING:
+    from django.core import checks
 
 #: Where the documentation of this release lives; pages are ``<page>/`` below it.
 DOCS_URL = "https://bulk-triggers.readthedocs.io/en/latest/"

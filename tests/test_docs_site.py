@@ -115,3 +115,42 @@ def test_readme_links_into_the_site_name_pages_and_anchors_that_exist() -> None:
         page = path.strip("/") or "index"
         assert (DOCS / f"{page}.md").is_file(), target
         assert not anchor or anchor in anchors(page), target
+
+
+def test_every_link_in_the_code_names_a_page_and_anchor_that_exist() -> None:
+    """Each docs_url()/check_url() call with literal arguments points at a real heading."""
+    call = re.compile(r"""(docs_url|check_url)\(\s*['"]([^'"]+)['"](?:,\s*['"]([^'"]+)['"])?""")
+    calls = [
+        found
+        for path in (ROOT / "bulk_triggers").rglob("*.py")
+        if path.name != "links.py"
+        for found in call.findall(path.read_text())
+    ]
+    assert calls
+    for function, first, second in calls:
+        page, anchor = ("checks", first) if function == "check_url" else (first, second)
+        assert (DOCS / f"{page}.md").is_file(), (function, first, second)
+        assert not anchor or anchor in anchors(page), (function, first, second)
+
+
+@pytest.mark.parametrize(
+    ("configured", "check_id"),
+    [({"CHUNK_SIZ": 5}, "bulk_triggers.E100"), ({"CHUNK_SIZE": 0}, "bulk_triggers.E101")],
+)
+def test_settings_errors_link_to_their_check(configured: dict[str, int], check_id: str) -> None:
+    """ImproperlyConfigured at the first use of a bad setting ends with its check's entry."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from bulk_triggers import conf
+
+    with override_settings(BULK_TRIGGERS=configured), pytest.raises(ImproperlyConfigured) as bad:
+        conf.get("CHUNK_SIZE")
+    assert str(bad.value).endswith(f" See {check_url(check_id)}")
+
+
+def test_depth_error_links_to_the_nesting_guide() -> None:
+    """TriggerDepthError's message ends with the address of the nesting section."""
+    from bulk_triggers import TriggerDepthError
+
+    error = TriggerDepthError(("a.T.on_after_update",), 16)
+    assert str(error).endswith(f" See {docs_url('bypass-and-nesting', 'nesting')}")
