@@ -154,3 +154,25 @@ def test_depth_error_links_to_the_nesting_guide() -> None:
 
     error = TriggerDepthError(("a.T.on_after_update",), 16)
     assert str(error).endswith(f" See {docs_url('bypass-and-nesting', 'nesting')}")
+
+
+def test_built_site_documents_every_public_name_and_check(tmp_path: Path) -> None:
+    """mkdocs --strict builds; the reference has every public name, the checks page each id."""
+    mkdocs_config = pytest.importorskip("mkdocs.config", reason="the docs extra builds the site")
+    from mkdocs.commands.build import build
+
+    import bulk_triggers
+    import bulk_triggers.testing
+
+    build(mkdocs_config.load_config(str(ROOT / "mkdocs.yml"), site_dir=str(tmp_path), strict=True))
+    reference = (tmp_path / "reference" / "bulk_triggers" / "index.html").read_text()
+    testing = (tmp_path / "reference" / "testing" / "index.html").read_text()
+    missing = [n for n in bulk_triggers.__all__ if f'id="bulk_triggers.{n}"' not in reference]
+    missing += [
+        n for n in bulk_triggers.testing.__all__ if f'id="bulk_triggers.testing.{n}"' not in testing
+    ]
+    assert missing == []
+    checks_page = (tmp_path / "checks" / "index.html").read_text()
+    for check_id in emitted_ids():
+        page, _, anchor = check_url(check_id).removeprefix(DOCS_URL).partition("#")
+        assert page == "checks/" and f'id="{anchor}"' in checks_page
