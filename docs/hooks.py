@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 CHART = (
-    "\n![Ratios to plain Django and to the hand-written floor, by operation and N]"
-    "(benchmark.png)\n"
+    "\n![Ratios to plain Django and to the hand-written floor, by operation and N](benchmark.png)\n"
 )
 # Docstrings name objects with Sphinx roles (:meth:`check`), which Markdown leaves as text.
 _ROLE = re.compile(r":(?:func|class|meth|attr|data|exc|mod):<code>~?")
