@@ -24,7 +24,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help venv test test-fast test-matrix lint demo compat bench clean
+.PHONY: help venv test test-fast test-matrix lint demo compat bench docs docs-serve clean
 
 help:
 	@echo "make demo         set up .venv with Django, the package and django-tasks only, migrate"
@@ -37,6 +37,8 @@ help:
 	@echo "make compat       Django's own write-path suites with TriggerQuerySet everywhere,"
 	@echo "                  then again with a trigger on every model (tests/compat/)"
 	@echo "make bench        the benchmarks"
+	@echo "make docs         build the documentation site into site/ (mkdocs --strict: warnings,"
+	@echo "                  broken links and anchors fail); make docs-serve serves it live"
 	@echo "make clean        remove .venv, .nox and every generated file"
 
 venv: $(STAMP)
@@ -62,8 +64,8 @@ $(DEMO_STAMP): pyproject.toml | $(VPY)
 	@touch $@
 
 $(STAMP): pyproject.toml | $(VPY)
-	@echo "$(VPY) -m pip install --quiet -e '.[test,lint,release]'  (a minute or two the first time)"
-	@$(VPY) -m pip install --quiet -e '.[test,lint,release]' || { \
+	@echo "$(VPY) -m pip install --quiet -e '.[test,lint,release,docs]'  (a minute or two the first time)"
+	@$(VPY) -m pip install --quiet -e '.[test,lint,release,docs]' || { \
 		echo "" >&2; \
 		echo "make: installing into $(VENV) failed. If the error above comes from mysqlclient" >&2; \
 		echo "      ('Can not find valid pkg-config name', 'mysql_config not found'), its build" >&2; \
@@ -129,8 +131,15 @@ bench: venv
 		echo "make bench: there is no benchmarks/ package yet (it comes with issue 5)."; \
 	fi
 
+# The docs extra comes with the complete install (tests/test_docs_site.py renders pages too).
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VPY) -m mkdocs build --strict --site-dir site
+
+docs-serve: venv
+	NO_MKDOCS_2_WARNING=1 $(VPY) -m mkdocs serve
+
 clean:
-	rm -rf $(VENV) .nox .compat bench-results build dist *.egg-info htmlcov \
+	rm -rf $(VENV) .nox .compat bench-results build dist site *.egg-info htmlcov \
 		.pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.*
 	rm -f *.sqlite3 example_project/*.sqlite3
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -21,7 +21,6 @@ from bulk_triggers.comparisons import (
     WasNull,
 )
 from bulk_triggers.conditions import Condition
-from bulk_triggers.context import bypass, is_bypassed
 from bulk_triggers.errors import RowError, RowErrors, TriggerError
 from bulk_triggers.exceptions import TriggerDefinitionError, TriggerDepthError
 from bulk_triggers.field_conditions import (
@@ -33,6 +32,7 @@ from bulk_triggers.field_conditions import (
     WasEqual,
 )
 from bulk_triggers.operation import OperationContext, context
+from bulk_triggers.scope import bypass, is_bypassed
 from bulk_triggers.trigger import Trigger, unregister
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from typing import Any
 from django.db import models
 
 from bulk_triggers import conf
-from bulk_triggers.context import current_chain
 from bulk_triggers.exceptions import TriggerDepthError
+from bulk_triggers.scope import current_chain
 from bulk_triggers.snapshot import MISSING, copy_value
 from bulk_triggers.trigger import TriggerMeta
 

@@ -12,6 +12,7 @@ from django.db import models
 from bulk_triggers.cascade_checks import check_database_deletes
 from bulk_triggers.definitions import EVENT_METHODS, EVENTS, check_condition_fields
 from bulk_triggers.exceptions import TriggerDefinitionError
+from bulk_triggers.links import with_links
 from bulk_triggers.registry import registry
 from bulk_triggers.runtime import check_settings
 from bulk_triggers.trigger import TriggerMeta
@@ -38,7 +39,7 @@ def check_triggers(
             names = [t.label for t in triggers if t in applying]
             messages.extend(_check_model(model, names))
     messages.extend(check_database_deletes(selected))
-    return messages
+    return with_links(messages)
 
 
 def _check_trigger(

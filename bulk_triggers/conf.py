@@ -16,6 +16,8 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from bulk_triggers.links import check_url, with_links
+
 INTEGERS: dict[str, int] = {
     "MAX_DEPTH": 16,
     "CHUNK_SIZE": 2000,
@@ -44,7 +46,8 @@ def _configured() -> dict[str, Any]:
         raise ImproperlyConfigured(
             f"settings.BULK_TRIGGERS has unknown keys {unknown}"
             f"{' (' + ' '.join(guesses) + ')' if guesses else ''}; "
-            f"the known ones are {sorted(known_keys())}."
+            f"the known ones are {sorted(known_keys())}. "
+            f"See {check_url('bulk_triggers.E100')}"
         )
     return configured
 
@@ -79,12 +82,14 @@ def check_settings(
     """Report unknown keys (E100) and wrong values (E101) of ``settings.BULK_TRIGGERS``."""
     configured = getattr(settings, "BULK_TRIGGERS", None) or {}
     if not isinstance(configured, dict):
-        return [
-            checks.Error(
-                f"settings.BULK_TRIGGERS must be a dict, got {type(configured).__name__}.",
-                id="bulk_triggers.E101",
-            )
-        ]
+        return with_links(
+            [
+                checks.Error(
+                    f"settings.BULK_TRIGGERS must be a dict, got {type(configured).__name__}.",
+                    id="bulk_triggers.E101",
+                )
+            ]
+        )
     known = known_keys()
     messages: list[checks.CheckMessage] = [
         checks.Error(
@@ -100,7 +105,7 @@ def check_settings(
         for name in known
         if name in configured and (problem := _problem(name, configured[name]))
     ]
-    return messages
+    return with_links(messages)
 
 
 def _forget(setting: str, **kwargs: Any) -> None:
@@ -120,7 +125,7 @@ def get(name: str) -> int:
     value = _configured().get(name, INTEGERS[name])
     problem = _problem(name, value)
     if problem:
-        raise ImproperlyConfigured(problem)
+        raise ImproperlyConfigured(f"{problem} See {check_url('bulk_triggers.E101')}")
     _cache[name] = value
     return int(value)
 
@@ -135,7 +140,7 @@ def flag(name: str) -> bool:
     value = _configured().get(name)
     problem = _problem(name, value)
     if problem:
-        raise ImproperlyConfigured(problem)
+        raise ImproperlyConfigured(f"{problem} See {check_url('bulk_triggers.E101')}")
     if value is None:
         value = FLAG_DEFAULTS.get(name, bool(settings.DEBUG))
     _cache[name] = value
@@ -152,6 +157,6 @@ def disabled() -> frozenset[str]:
     value = _configured().get("DISABLED", ())
     problem = _problem("DISABLED", value)
     if problem:
-        raise ImproperlyConfigured(problem)
+        raise ImproperlyConfigured(f"{problem} See {check_url('bulk_triggers.E101')}")
     labels = _cache["DISABLED"] = frozenset(value)
     return labels

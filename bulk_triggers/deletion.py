@@ -37,12 +37,12 @@ from django.db.models.deletion import (
 )
 from django.db.models.signals import class_prepared
 
-from bulk_triggers.context import active as skip_bypassed
 from bulk_triggers.deletion_collector import TriggerCollector, concrete, triggers_of
 from bulk_triggers.deletion_updates import plan_updates
 from bulk_triggers.dispatch import Dispatch, chunks
 from bulk_triggers.registry import registry
 from bulk_triggers.rows import in_chunks, load_one, row_builder, selection
+from bulk_triggers.scope import active as skip_bypassed
 from bulk_triggers.snapshot import clone
 from bulk_triggers.trigger import TriggerMeta
 

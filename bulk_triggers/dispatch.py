@@ -17,9 +17,9 @@ from django.db import models, transaction
 from bulk_triggers import conf, observers, operation, paths, related, tasks
 from bulk_triggers.call_guards import OldGuard, guard_depth, method_label
 from bulk_triggers.conditions import Condition
-from bulk_triggers.context import active, current_chain, enter, leave, running
 from bulk_triggers.errors import CALL_ATTRIBUTE, StageErrors
 from bulk_triggers.registry import registry
+from bulk_triggers.scope import active, current_chain, enter, leave, running
 from bulk_triggers.snapshot import clone
 from bulk_triggers.trigger import TriggerMeta
 

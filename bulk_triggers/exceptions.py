@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
+from bulk_triggers.links import docs_url
+
 
 class TriggerDefinitionError(ImproperlyConfigured):
     """A trigger class is malformed: a typo in an event method, a bad condition, a bad model.
@@ -28,5 +30,6 @@ class TriggerDepthError(RuntimeError):
         super().__init__(
             f"Triggers nested deeper than BULK_TRIGGERS['MAX_DEPTH'] = {max_depth}: {rendered}. "
             "A trigger that writes to its own model needs a condition that stops the "
-            "recursion, or bypass() around the inner write."
+            "recursion, or bypass() around the inner write. "
+            f"See {docs_url('bypass-and-nesting', 'nesting')}"
         )

@@ -26,9 +26,9 @@ from django.db import models, router, transaction
 from django.utils.module_loading import import_string
 
 from bulk_triggers import conf
-from bulk_triggers.context import enter, leave
 from bulk_triggers.operation import Operation, OperationContext, context
 from bulk_triggers.registry import registry
+from bulk_triggers.scope import enter, leave
 
 if TYPE_CHECKING:
     from bulk_triggers.trigger import TriggerMeta

@@ -11,9 +11,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulk_triggers.context import _only
 from bulk_triggers.observers import TriggerCall, observing
 from bulk_triggers.registry import registry
+from bulk_triggers.scope import _only
 from bulk_triggers.tasks import CapturedTasks, capture_tasks
 from bulk_triggers.trigger import TriggerMeta
 

@@ -130,11 +130,10 @@ def test_panel_stops_observing_when_the_request_ends(using: str, toolbar: None) 
     assert seen == [()]
 
 
-def test_readme_names_the_panel_the_tests_enable() -> None:
-    """The README's settings example names the panel these tests run, by its import path."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## Debug toolbar panel", 1)[1].split("\n## ", 1)[0]
-    assert f'"{PANEL}"' in section
+def test_docs_name_the_panel_the_tests_enable() -> None:
+    """The docs page's settings example names the panel these tests run, by its import path."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "debug-toolbar.md").read_text()
+    assert f'"{PANEL}"' in page
     assert import_string(PANEL) is TriggersPanel
 
 

@@ -1,10 +1,11 @@
-"""Every Python example in the README runs, and does what the text around it says."""
+"""Every Python example of the README and the docs runs, and does what the text says."""
 
 from __future__ import annotations
 
 import io
 import re
 import textwrap
+import unittest
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -20,28 +21,41 @@ from bulk_triggers.registry import registry
 from bulk_triggers.testing import capture_triggers, isolated_registry, only_triggers
 from shop.models import Account, AuditEntry, Order, OrderLine
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 _BLOCK = re.compile(r"^(?P<indent> *)```python\n(?P<code>.*?)^(?P=indent)```", re.S | re.M)
 _DEFINES_MODEL = re.compile(r"^class \w+\((TriggerModelMixin|models\.Model)\):", re.M)
+# An example that asserts what it shows checks itself.
+_ASSERTS = re.compile(r"^\s*assert ", re.M)
 
 
-def examples() -> list[tuple[int, str]]:
-    """Return (line number, dedented code) for each Python block of the README."""
-    text = README.read_text()
-    return [
-        (text.count("\n", 0, match.start()) + 1, textwrap.dedent(match.group("code")))
-        for match in _BLOCK.finditer(text)
-    ]
+def examples(page: Path | None = None) -> list[tuple[str, str]]:
+    """Return ("page:line", dedented code) for each Python block of the README and docs."""
+    found = []
+    for path in [page] if page else PAGES:
+        text = path.read_text()
+        name = path.relative_to(ROOT).as_posix()
+        found += [
+            (f"{name}:{text.count(chr(10), 0, m.start()) + 1}", textwrap.dedent(m.group("code")))
+            for m in _BLOCK.finditer(text)
+        ]
+    return found
 
 
 def check_ship_order(namespace: dict[str, Any]) -> None:
-    """The first example stamps shipped_at and writes one audit entry per shipped order."""
-    account = Account.objects.create(name="Ada")
-    order = Order.objects.create(account=account, status="paid")
+    """ShipOrder stamps shipped_at when an update ships an order."""
+    order = Order.objects.create(account=Account.objects.create(name="Ada"), status="paid")
     with only_triggers(namespace["ShipOrder"]):
         Order.objects.filter(pk=order.pk).update(status="shipped")
     order.refresh_from_db()
     assert order.shipped_at is not None
+
+
+def check_ship_order_audit(namespace: dict[str, Any]) -> None:
+    """The first example writes one audit entry per shipped order."""
+    order = Order.objects.create(account=Account.objects.create(name="Ada"), status="paid")
+    with only_triggers(namespace["ShipOrder"]):
+        Order.objects.filter(pk=order.pk).update(status="shipped")
     assert AuditEntry.objects.filter(object_pk=str(order.pk), action="update").count() == 1
 
 
@@ -196,6 +210,7 @@ CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "class BumpRevision(Trigger[Stamped])": check_abstract_trigger,
     "class ShipOrderOnMonday(ShipOrder)": check_replacement,
     "class ShipOrder(Trigger[Order])": check_ship_order,
+    'AuditEntry(model="shop.Order"': check_ship_order_audit,
     "class RefuseEmptyLines": check_refuse_empty_lines,
     "class AccountAudit(Audit[Account])": check_generic_base,
     'condition = HasChanged("status") & ~IsEqual': check_condition,
@@ -210,35 +225,56 @@ CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
+def _run_test_cases(namespace: dict[str, Any]) -> list[type[unittest.TestCase]]:
+    """Run the unittest TestCase classes the example defines; fail on any failure."""
+    cases = [
+        value
+        for value in namespace.values()
+        if isinstance(value, type)
+        and issubclass(value, unittest.TestCase)
+        and value.__module__ == namespace["__name__"]
+    ]
+    for case in cases:
+        result = unittest.TestResult()
+        unittest.defaultTestLoader.loadTestsFromTestCase(case).run(result)
+        assert result.testsRun and result.wasSuccessful(), result.failures + result.errors
+    return cases
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("line", "code"), examples(), ids=lambda v: f"line{v}" if isinstance(v, int) else ""
-)
-def test_readme_example_runs(line: int, code: str) -> None:
-    """The example executes; its check (or the test functions it defines) passes."""
-    namespace: dict[str, Any] = {"__name__": "shop.readme_example"}
+@pytest.mark.parametrize(("where", "code"), examples(), ids=[w for w, _ in examples()])
+def test_example_runs(where: str, code: str) -> None:
+    """The example executes; its check (or the tests it defines, or its asserts) passes."""
+    namespace: dict[str, Any] = {"__name__": "shop.docs_example"}
     with isolated_registry():
         if _DEFINES_MODEL.search(code):
             with isolate_apps("shop"):
                 namespace["__name__"] = "shop.models"
-                exec(compile(code, f"README.md:{line}", "exec"), namespace)
+                exec(compile(code, where, "exec"), namespace)
                 checks = [check for marker, check in CHECKS.items() if marker in code]
                 for check in checks:
                     check(namespace)
                 return
-        exec(compile(code, f"README.md:{line}", "exec"), namespace)
+        exec(compile(code, where, "exec"), namespace)
         checks = [check for marker, check in CHECKS.items() if marker in code]
         tests = [value for name, value in namespace.items() if name.startswith("test_")]
         for check in checks:
             check(namespace)
         for test in tests:
             test(*[None] * test.__code__.co_argcount)
-    assert checks or tests or "INSTALLED_APPS" in code, (
-        f"README.md:{line}: an example with nothing that checks it"
+        cases = _run_test_cases(namespace)
+    assert checks or tests or cases or _ASSERTS.search(code) or "INSTALLED_APPS" in code, (
+        f"{where}: an example with nothing that checks it"
     )
 
 
-def test_every_example_is_found() -> None:
-    """The extractor finds each Python block, indented ones included."""
-    text = README.read_text()
-    assert len(examples()) == len(re.findall(r"^ *```python$", text, re.M))
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
+def test_every_example_is_found(page: Path) -> None:
+    """The extractor finds each Python block of each page, indented ones included."""
+    assert len(examples(page)) == len(re.findall(r"^ *```python$", page.read_text(), re.M))
+
+
+def test_every_check_is_used() -> None:
+    """Each per-example check is attached to at least one example."""
+    code = [code for _where, code in examples()]
+    assert [marker for marker in CHECKS if not any(marker in c for c in code)] == []

@@ -1,4 +1,4 @@
-"""The README's "Known limits", each shown to hold, so that fixing one updates the README."""
+"""docs/known-limits.md, each limit shown to hold, so that fixing one updates the page."""
 
 from __future__ import annotations
 

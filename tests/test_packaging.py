@@ -71,9 +71,12 @@ def test_changelog_starts_with_an_unreleased_section() -> None:
 
 
 def test_project_urls_share_one_base() -> None:
-    """Source, documentation, changelog and issues all point into the same repository."""
+    """Source, changelog and issues point into the repository; documentation to the site."""
+    from bulk_triggers.links import DOCS_URL
+
     urls = _project()["urls"]
     assert {"Source", "Documentation", "Changelog", "Issues"} <= set(urls)
+    assert urls.pop("Documentation") == DOCS_URL
     assert all(url.startswith(BASE_URL) for url in urls.values())
 
 
