@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "tests.keysapp",
     "tests.upsertsapp",
     "tests.cascadesapp",
+    "tests.conformapp",
     "shop",
 ]
 

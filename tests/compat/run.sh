@@ -43,6 +43,7 @@ SUITES=(
     m2m_regress
     one_to_one
     model_inheritance_regress
+    composite_pk
     admin_views.tests.AdminViewDeletedObjectsTest
     admin_views.test_actions
 )
