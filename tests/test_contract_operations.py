@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ from tests.conformapp.models import (
     ConfOrder,
     ConfTicket,
 )
-from tests.conformapp.spy import Log, spy
+from tests.conformapp.spy import Log, define, spy
 
 Op = Callable[[], Any]
 
@@ -307,7 +306,7 @@ def test_order_runs_lower_first_ties_keep_definition_order(using: str) -> None:
 
     def make(label: str, rank: int) -> None:
         body = {"order": rank, "on_before_create": lambda self, new: ran.append(label)}
-        types.new_class(label, (Trigger[ConfAccount],), {}, lambda ns: ns.update(body))
+        define(label, ConfAccount, body)
 
     make("Third", 20)
     make("First", 10)

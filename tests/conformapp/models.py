@@ -159,15 +159,13 @@ class ConfBigCoupon(ConfCoupon):
         proxy = True
 
 
-class ConfStock(models.Model):
-    """A composite primary key (Django 5.2+), on a plain model with ``TriggerManager``."""
+class ConfStock(TriggerModelMixin):
+    """A composite primary key (Django 5.2+)."""
 
     pk = models.CompositePrimaryKey("warehouse", "sku")
     warehouse = models.CharField(max_length=10)
     sku = models.CharField(max_length=10)
     quantity = models.IntegerField(default=0)
-
-    objects: TriggerManager[ConfStock] = TriggerManager()
 
 
 class ConfPriced(TriggerModelMixin):
@@ -180,9 +178,11 @@ class ConfPriced(TriggerModelMixin):
     slug = models.CharField(max_length=20, default="")
 
 
-class ConfTicket(TriggerModelMixin):
-    """A UUID primary key, chosen by Python."""
+class ConfTicket(models.Model):
+    """A UUID primary key chosen by Python, on a plain model with ``TriggerManager``."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     subject = models.CharField(max_length=20, default="")
     state = models.CharField(max_length=20, default="open")
+
+    objects: TriggerManager[ConfTicket] = TriggerManager()

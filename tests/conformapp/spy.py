@@ -115,3 +115,13 @@ def spy(
         {},
         lambda ns: ns.update(body),
     )
+
+
+def define(name: str, model: type[models.Model], body: dict[str, Any]) -> type[Trigger[Any]]:
+    """Define (and so register) a trigger class ``name`` on ``model`` with ``body``."""
+    return types.new_class(
+        name,
+        (Trigger[model],),  # type: ignore[valid-type]
+        {},
+        lambda ns: ns.update(body),
+    )
