@@ -37,7 +37,7 @@ def _queries(using: str, op: Any) -> int:
 
 
 def _loaded() -> ConfAccount:
-    obj = ConfAccount.objects.get(code="c")
+    obj: ConfAccount = ConfAccount.objects.get(code="c")
     obj.name = "renamed"
     return obj
 
