@@ -476,3 +476,40 @@ def test_delete_collector_sees_what_django_sees(using: str) -> None:
     account.delete()
     fired = {c.trigger_model.split(".")[1] for c in log.calls}
     assert fired == reached & {m.__name__ for m in TREE}
+
+
+@pytest.mark.parametrize("mode", ["update_conflicts", "ignore_conflicts"])
+def test_composite_primary_key_upserts_fire_what_happened_to_each_row(
+    using: str, mode: str
+) -> None:
+    """On a composite key, the conflicting row fires update (or nothing), the new one create."""
+    with bypass():
+        ConfStock.objects.create(warehouse="w", sku="a", quantity=1)
+    log = Log()
+    spy(ConfStock, log, stages=("before", "after"), events=("create", "update"))
+    options: dict[str, Any] = {"ignore_conflicts": True}
+    if mode == "update_conflicts":
+        options = _upsert_kwargs(
+            using,
+            update_conflicts=True,
+            update_fields=["quantity"],
+            unique_fields=["warehouse", "sku"],
+        )
+
+    def objs() -> list[ConfStock]:
+        return [ConfStock(warehouse="w", sku="a", quantity=5), ConfStock(warehouse="w", sku="b")]
+
+    with transaction.atomic(using=using):
+        fired = [o.pk for o in ConfStock.objects.bulk_create(objs(), **options)]
+        stored = sorted(ConfStock.objects.values_list("sku", "quantity"))
+        transaction.set_rollback(True, using=using)
+    with bypass():
+        plain = [o.pk for o in ConfStock.objects.bulk_create(objs(), **options)]
+    assert (fired, stored) == (plain, sorted(ConfStock.objects.values_list("sku", "quantity")))
+    events = {(c.stage, c.event): c.pks for c in log.calls}
+    expected = {("before", "create"): [("w", "b")], ("after", "create"): [("w", "b")]}
+    if mode == "update_conflicts":
+        expected |= {("before", "update"): [("w", "a")], ("after", "update"): [("w", "a")]}
+        (after,) = [c for c in log.calls if c.stage == "after" and c.event == "update"]
+        assert ((after.old or [])[0]["quantity"], (after.new or [])[0]["quantity"]) == (1, 5)
+    assert events == expected
