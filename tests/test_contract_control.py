@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import types
 from typing import Any, Generic, TypeVar
 
 import pytest
@@ -21,7 +22,7 @@ from bulk_triggers import (
     TriggerQuerySet,
     bypass,
 )
-from tests.conformapp.models import ConfAccount, ConfOrder, ConfOwner, ConfTicket
+from tests.conformapp.models import ConfAccount, ConfItem, ConfOrder, ConfOwner, ConfTicket
 from tests.conformapp.spy import Log, define, spy
 
 M = TypeVar("M", bound=models.Model)
@@ -345,3 +346,27 @@ def test_chunk_size_override_is_forgotten_after_the_block(using: str) -> None:
         ConfAccount.objects.bulk_create([ConfAccount(code="a"), ConfAccount(code="b")])
     ConfAccount.objects.bulk_create([ConfAccount(code="c"), ConfAccount(code="d")])
     assert [len(c.pks) for c in log.calls] == [1, 1, 2]
+
+
+def _mixin_with_typo() -> tuple[Any, ...]:
+    return (type("Mixin", (), {"on_afer_create": lambda self, new: None}),)
+
+
+DEFINITION_ERRORS: dict[str, tuple[Any, dict[str, Any], tuple[Any, ...], str]] = {
+    "not-a-model": (int, {}, (), "int"),
+    "condition-not-a-condition": (ConfAccount, {"condition": "status"}, (), "condition"),
+    "order-not-an-integer": (ConfAccount, {"order": "first"}, (), "order"),
+    "abstract-missing-field": (ConfItem, {"condition": HasChanged("nope")}, (), "nope"),
+    "typo-in-a-mixin": (ConfAccount, {}, _mixin_with_typo(), "on_afer_create"),
+}
+
+
+@pytest.mark.parametrize("case", DEFINITION_ERRORS)
+def test_definition_errors_raise_trigger_definition_error(case: str) -> None:
+    """Every definition error raises ``TriggerDefinitionError`` naming the trigger and culprit."""
+    model, extra, bases, culprit = DEFINITION_ERRORS[case]
+    body = {"on_after_create": lambda self, new: None, **extra}
+    with pytest.raises(TriggerDefinitionError) as raised:
+        bound = Trigger[model]  # type: ignore[valid-type]
+        types.new_class("BadDef", (*bases, bound), {}, lambda ns: ns.update(body))
+    assert "BadDef" in str(raised.value) and culprit in str(raised.value)

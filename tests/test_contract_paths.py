@@ -20,7 +20,7 @@ from tests.conformapp.spy import Log, spy
 
 def _account_with_orders() -> ConfAccount:
     with bypass():
-        account = ConfAccount.objects.create(code="a", status="vip")
+        account: ConfAccount = ConfAccount.objects.create(code="a", status="vip")
         ConfOrder.objects.bulk_create(ConfOrder(account=account, total=t) for t in (1, 2))
         ConfAccount.objects.create(code="b")
     return account
