@@ -283,6 +283,10 @@ def _deletes(
     plan = []
     for model, instances in collector.data.items():
         triggers = _triggers(model, "delete")
+        if _keeps_parents(collector.data, model, instances):
+            # delete(keep_parents=True): the parent rows stay, so their triggers do not run.
+            own = registry.declared_for(model, "delete")
+            triggers = tuple(trigger for trigger in triggers if trigger in own)
         if not triggers:
             continue
         skip = parts.get(_concrete(model), set())
@@ -294,6 +298,21 @@ def _deletes(
         if rows:
             plan.append((Dispatch(model, "delete", collector.using, triggers), rows))
     return plan
+
+
+def _keeps_parents(
+    data: Mapping[type[models.Model], Iterable[Any]],
+    model: type[models.Model],
+    instances: Iterable[Any],
+) -> bool:
+    """Return whether rows of a multi-table child go while their parent rows stay."""
+    for parent, ptr in _concrete(model)._meta.parents.items():
+        if ptr is None:
+            continue
+        going = {obj.pk for obj in data.get(parent, ())}
+        if any(getattr(obj, ptr.attname) not in going for obj in instances):
+            return True
+    return False
 
 
 def _parent_parts(

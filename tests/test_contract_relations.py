@@ -513,3 +513,23 @@ def test_composite_primary_key_upserts_fire_what_happened_to_each_row(
         (after,) = [c for c in log.calls if c.stage == "after" and c.event == "update"]
         assert ((after.old or [])[0]["quantity"], (after.new or [])[0]["quantity"]) == (1, 5)
     assert events == expected
+
+
+@pytest.mark.parametrize("how", ["delete", "adelete"])
+def test_keep_parents_fires_only_the_childs_own_delete_triggers(using: str, how: str) -> None:
+    """``delete(keep_parents=True)`` keeps the parent rows, so parents' triggers stay quiet."""
+    with bypass():
+        ebook = ConfEbook.objects.create(title="e")
+        twin = ConfEbook.objects.create(title="f")
+    logs = {model: Log() for model in (ConfProduct, ConfBook, ConfEbook)}
+    for model, log in logs.items():
+        spy(model, log, stages=("before", "after"), events=("delete",))
+    if how == "delete":
+        fired = ebook.delete(keep_parents=True)
+    else:
+        fired = async_to_sync(ebook.adelete)(keep_parents=True)
+    with bypass():
+        plain = ConfEbook.objects.get(pk=twin.pk).delete(keep_parents=True)
+    assert fired == plain
+    assert [len(log.calls) for log in logs.values()] == [0, 0, 2]
+    assert (ConfProduct.objects.count(), ConfBook.objects.count()) == (2, 2)
