@@ -215,3 +215,57 @@ def test_nested_commit_stages_run_after_the_outer_commit(
         ConfAccount.objects.create(code="a")
         assert log.calls == []
     assert callbacks and [c.event for c in log.calls] == ["create"]
+
+
+def _plain() -> models.QuerySet[ConfAccount]:
+    return models.QuerySet(ConfAccount)
+
+
+OTHER_EVENTS: dict[str, tuple[tuple[str, ...], Any, Any]] = {
+    "create": (
+        ("update", "delete"),
+        lambda: ConfAccount.objects.create(code="n"),
+        lambda: _plain().create(code="n"),
+    ),
+    "save-new": (
+        ("update", "delete"),
+        lambda: ConfAccount(code="n").save(),
+        lambda: models.Model.save(ConfAccount(code="n")),
+    ),
+    "save-existing": (
+        ("create", "delete"),
+        lambda: _loaded().save(),
+        lambda: models.Model.save(_loaded()),
+    ),
+    "update": (
+        ("create", "delete"),
+        lambda: ConfAccount.objects.update(name="x"),
+        lambda: _plain().update(name="x"),
+    ),
+    "bulk_update": (
+        ("create", "delete"),
+        lambda: ConfAccount.objects.bulk_update([_loaded()], ["name"]),
+        lambda: _plain().bulk_update([_loaded()], ["name"]),
+    ),
+    "qs.delete": (
+        ("create", "update"),
+        lambda: ConfAccount.objects.all().delete(),
+        lambda: _plain().all().delete(),
+    ),
+    "obj.delete": (
+        ("create", "update"),
+        lambda: _loaded().delete(),
+        lambda: models.Model.delete(_loaded()),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", OTHER_EVENTS)
+def test_triggers_for_other_events_cost_nothing(using: str, name: str) -> None:
+    """Triggers of the model for other events only: the operation runs Django's queries."""
+    events, ours, django = OTHER_EVENTS[name]
+    with bypass():
+        ConfAccount.objects.create(code="c")
+    ContentType.objects.get_for_model(ConfAccount)  # Django caches it: warm for both runs.
+    spy(ConfAccount, Log(), events=events)
+    assert _queries(using, ours) == _queries(using, django)
