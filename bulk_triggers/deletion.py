@@ -202,6 +202,10 @@ def _deletes(
     plan = []
     for model, instances in collector.data.items():
         triggers = triggers_of(model, "delete")
+        if _keeps_parents(collector.data, model, instances):
+            # delete(keep_parents=True): the parent rows stay, so their triggers do not run.
+            own = registry.declared_for(model, "delete")
+            triggers = tuple(trigger for trigger in triggers if trigger in own)
         if not triggers:
             continue
         skip = parts.get(concrete(model), set())
@@ -233,6 +237,21 @@ def _via(collector: Collector, model: type[models.Model]) -> str | None:
     else:
         return None
     return None if concrete(model) is concrete(origin_model) else "cascade"
+
+
+def _keeps_parents(
+    data: Mapping[type[models.Model], Iterable[Any]],
+    model: type[models.Model],
+    instances: Iterable[Any],
+) -> bool:
+    """Return whether rows of a multi-table child go while their parent rows stay."""
+    for parent, ptr in concrete(model)._meta.parents.items():
+        if ptr is None:
+            continue
+        going = {obj.pk for obj in data.get(parent, ())}
+        if any(getattr(obj, ptr.attname) not in going for obj in instances):
+            return True
+    return False
 
 
 def _parent_parts(

@@ -46,7 +46,6 @@ def check_bulk_create(
     for parent in opts.get_parent_list():
         if parent._meta.concrete_model is not opts.concrete_model:
             raise ValueError("Can't bulk create a multi-table inherited model")
-    check_instances(model, objs, "bulk_create")
     if not objs:
         return  # Django checks the conflict options only when there is something to write.
     unique_fields = [
@@ -60,6 +59,17 @@ def check_bulk_create(
         update_fields or None,
         unique_fields or None,
     )
+    # Django prepares related objects after checking the options: refuse in its order.
+    check_instances(model, objs, "bulk_create")
+
+
+def _primary_key_fields(model: type[models.Model]) -> set[Any]:
+    """Return the fields of the model's and its parents' keys (a composite key's parts too)."""
+    opts = model._meta
+    fields = set(opts.pk_fields)
+    for parent in opts.get_parent_list():
+        fields.update(parent._meta.pk_fields)
+    return fields
 
 
 def check_bulk_update(
@@ -78,7 +88,7 @@ def check_bulk_update(
     resolved = [model._meta.get_field(name) for name in fields]
     if any(not f.concrete or f.many_to_many for f in resolved):
         raise ValueError("bulk_update() can only be used with concrete fields.")
-    if any(getattr(f, "primary_key", False) for f in resolved):
+    if any(f in _primary_key_fields(model) for f in resolved):
         raise ValueError("bulk_update() cannot be used with primary key fields.")
     check_instances(model, objs, "bulk_update", resolved)
     return {f.attname for f in resolved}  # type: ignore[union-attr]

@@ -24,7 +24,7 @@ def unique_keys(model: type[models.Model]) -> list[Key]:
     first, then unique indexes in the order they were created).
     """
     opts = model._meta
-    keys: list[Key] = [(opts.pk.attname,)]
+    keys: list[Key] = [tuple(f.attname for f in opts.pk_fields)]  # A composite key's parts.
     keys += [(f.attname,) for f in opts.concrete_fields if f.unique and not f.primary_key]
     keys += [tuple(attname_of(model, name) for name in names) for names in opts.unique_together]
     keys += [

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tests.perfapp",
     "tests.toolbarapp",
+    "tests.conformapp",
     "shop",
 ]
 

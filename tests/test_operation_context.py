@@ -260,3 +260,18 @@ def test_middleware_attaches_the_requests_user(pk: int | None) -> None:
     request.auser = auser  # type: ignore[attr-defined]
     assert asyncio.run(OperationContextMiddleware(async_view)(request)) == {"actor": pk}
     assert current_data() == {}
+
+
+def test_bulk_triggers_context_stays_the_helper_after_every_module_is_imported() -> None:
+    """No submodule is named ``context``: importing one would replace the public helper."""
+    import importlib
+    import pkgutil
+    import types
+
+    import bulk_triggers
+
+    for module in pkgutil.iter_modules(bulk_triggers.__path__, "bulk_triggers."):
+        importlib.import_module(module.name)
+    assert not isinstance(bulk_triggers.context, types.ModuleType)
+    with bulk_triggers.context(actor=1):
+        pass
