@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -237,7 +238,8 @@ def test_incomparable_value_names_trigger_and_field_and_writes_nothing(using: st
 
     with pytest.raises(TypeError, match=r"condsapp.CondOrder.status") as raised:
         CondOrder.objects.update(status="changed")
-    assert any("Compares" in note for note in raised.value.__notes__)
+    if sys.version_info >= (3, 11):  # exception notes need Python 3.11
+        assert any("Compares" in note for note in raised.value.__notes__)
     order.refresh_from_db()
     assert order.status == "new"
 

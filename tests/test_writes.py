@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from bulk_triggers.writes import can_fast_write, fast_bulk_update
 from tests.perfapp.models import PerfChild, PerfDjango, PerfFast, PerfKeyed, PerfTag
 
-UTC = datetime.UTC
+UTC = datetime.timezone.utc
 PLUS_TWO = datetime.timezone(datetime.timedelta(hours=2))
 
 # Per field: values the rows cycle through; None is written too. Strings where Django's
