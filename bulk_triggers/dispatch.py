@@ -65,6 +65,7 @@ class Dispatch:
         self.using = using
         self.triggers = triggers
         self.has_before = any(("before", event) in t._methods for t in triggers)
+        self.has_commit = any(("commit", event) in t._methods for t in triggers)
         self.protect_old = event != "create" and conf.flag("PROTECT_OLD")
         self.related = related.RelatedRows(using)
         self.paths = related.path_names([trigger.condition for trigger in triggers])
@@ -93,7 +94,7 @@ class Dispatch:
             RowErrors: A trigger of the stage marked rows with ``add_error()``; the
                 caller's transaction then undoes the write.
         """
-        committing = any(("commit", self.event) in t._methods for t in self.triggers)
+        committing = self.has_commit
         # The commit stage gets the rows as written: copies taken before after triggers
         # (or the caller, once the operation returns) can change them.
         written_new = [clone(row) for row in new] if committing and new is not None else new
