@@ -1,0 +1,230 @@
+"""``QuerySet.update()`` with after triggers only, on PostgreSQL: one statement per chunk.
+
+With no before trigger nothing can change what a row stores between the read and the
+write, so each chunk is read, locked, written and returned by one statement::
+
+    UPDATE t SET … FROM (SELECT <columns> FROM t WHERE <filter> AND pk > %s
+                         ORDER BY pk LIMIT %s FOR NO KEY UPDATE OF t) AS old (c0, …)
+    WHERE t.pk = old.c0 RETURNING old.c0, …, t.<columns>
+
+The ``SET`` clause is what Django's own ``update()`` compiles (its ``UpdateQuery``, so
+``F()``, ``Case``, annotations, ``to_field`` keys, JSON and the rest store what Django
+stores), the subquery is the keyset read the two-statement path locks with, and the
+returned columns go through the converters of Django's compiler for that read, so ``old``
+and ``new`` hold what loading the rows would give (generated columns included, as stored).
+
+:func:`returning_update` says when this is exact; otherwise ``TriggerQuerySet.update()``
+keeps its two statements per chunk (a locked read, then the write).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import connections, models
+from django.db.models.sql.subqueries import UpdateQuery
+from django.db.models.sql.where import WhereNode
+
+from bulk_triggers import conf
+from bulk_triggers.dispatch import Dispatch
+from bulk_triggers.paths import hops
+from bulk_triggers.rows import (
+    builds_plainly,
+    filters_on_window,
+    locked,
+    reads_beyond_row,
+    row_builder,
+    selection,
+    writes_key,
+    writes_pk,
+)
+
+__all__ = ["ReturningUpdate", "returning_update"]
+
+# The alias of the locked old rows: unlike "old", no model's table is named so.
+_OLD = "bulk_triggers_old"
+# Primary keys whose order in Python is the database's: the last key of a chunk, the
+# largest in Python, is then where the next chunk starts. Text keys sort by collation.
+_ORDERED_KEYS = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+        "UUIDField",
+    }
+)
+
+
+class ReturningUpdate:
+    """One ``update(**values)`` written chunk by chunk with ``UPDATE … FROM … RETURNING``.
+
+    Args:
+        queryset: The rows to update (a simple one: see :func:`returning_update`).
+        update_sql: Django's ``UPDATE t SET …`` for the values, without a ``WHERE``.
+        update_params: Its parameters.
+        using: The database alias.
+    """
+
+    def __init__(
+        self,
+        queryset: models.QuerySet[Any],
+        update_sql: str,
+        update_params: Sequence[Any],
+        using: str,
+    ) -> None:
+        model = queryset.model
+        opts = model._meta
+        self.model = model
+        self.using = using
+        self.attnames = [field.attname for field in opts.concrete_fields]
+        self.width = len(self.attnames)
+        self.pk_index = opts.concrete_fields.index(opts.pk)
+        self.update_sql = update_sql
+        self.update_params = tuple(update_params)
+        ordered = selection(queryset, using).order_by(opts.pk.attname)
+        # The lock the two-statement path takes: FOR NO KEY UPDATE, of this table only.
+        self.old = locked(ordered.values_list(*self.attnames), only_self=True, no_key=True)
+        quote = connections[using].ops.quote_name
+        table = quote(opts.db_table)
+        self.aliases = [quote(f"c{n}") for n in range(self.width)]
+        olds = ", ".join(f"{_OLD}.{alias}" for alias in self.aliases)
+        news = ", ".join(f"{table}.{quote(field.column)}" for field in opts.concrete_fields)
+        self.join = (
+            f"{table}.{quote(opts.pk.column)} = {_OLD}.{self.aliases[self.pk_index]} "
+            f"RETURNING {olds}, {news}"
+        )
+
+    def run(self, dispatch: Dispatch) -> int:
+        """Write every chunk, run its after stage, and return the rows Django would count."""
+        size = conf.get("CHUNK_SIZE")
+        build = row_builder(self.model, self.using, self.attnames)
+        plain = builds_plainly(self.model)
+        updated = 0
+        last: Any = None
+        while True:
+            rows = self._chunk(last, size)
+            updated += len(rows)
+            if not rows:
+                return updated
+            old = [build(row[: self.width]) for row in rows]
+            new = [self._new_row(build, row, plain) for row in rows]
+            # Condition paths load related rows here: no table they read was written.
+            dispatch.before(new, old)
+            dispatch.after(new, old)
+            if len(rows) < size:
+                return updated
+            last = rows[-1][self.pk_index]
+
+    def _chunk(self, last: Any, size: int) -> list[list[Any]]:
+        """Write the ``size`` rows after key ``last``; return them, old then new, by key."""
+        page = self.old if last is None else self.old.filter(pk__gt=last)
+        compiler = page[:size].query.get_compiler(self.using)
+        old_sql, old_params = compiler.as_sql()
+        sql = (
+            f"{self.update_sql} FROM ({old_sql}) AS {_OLD} ({', '.join(self.aliases)}) "
+            f"WHERE {self.join}"
+        )
+        connection = connections[self.using]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, (*self.update_params, *old_params))
+            fetched = cursor.fetchall()
+        columns = [column[0] for column in compiler.select[: compiler.col_count]]
+        converters = compiler.get_converters(columns)
+        if converters:  # The same converters for each column's old and new value.
+            both = {**converters, **{p + self.width: c for p, c in converters.items()}}
+            rows = list(compiler.apply_converters(fetched, both))
+        else:
+            rows = [list(row) for row in fetched]
+        # RETURNING's order is the join's: triggers get rows in key order, as elsewhere.
+        rows.sort(key=lambda row: row[self.pk_index])
+        return rows
+
+    def _new_row(
+        self, build: Callable[[Sequence[Any]], models.Model], row: list[Any], plain: bool
+    ) -> models.Model:
+        """Build ``new`` as the update path does: the row loaded, then given what it stores.
+
+        A model overriding ``__init__`` or ``from_db()`` thus sees the stored row, as when
+        an instance is loaded and then assigned to.
+        """
+        if plain:
+            return build(row[self.width :])
+        instance = build(row[: self.width])
+        instance.__dict__.update(zip(self.attnames, row[self.width :], strict=True))
+        return instance
+
+
+def returning_update(
+    queryset: models.QuerySet[Any], values: dict[str, Any], dispatch: Dispatch, using: str
+) -> ReturningUpdate | None:
+    """Return the one-statement-per-chunk update of ``values``, or None where it is not exact.
+
+    Call after Django's refusals have run. None means the two-statement path runs, when:
+
+    - a before trigger exists: it must see and may change ``new`` before the write;
+    - the database is not PostgreSQL: MariaDB's UPDATE has no RETURNING, and SQLite's
+      cannot return the joined old row;
+    - the primary key is composite, or of a type Python may order otherwise than the
+      database (text under a collation): chunks follow the key;
+    - the model inherits from a concrete model: the update writes several tables;
+    - a primary key or a key a foreign key references is written: rows move, or need
+      ``FOR UPDATE`` and pinned keys;
+    - the filter joins, groups, is distinct, reads other rows (subqueries, ``Exists``) or
+      numbers rows (a window), or the queryset already locks (``select_for_update()``):
+      the read would not be the keyset read the locks and counts are defined by;
+    - a condition path leads back to the model's own table, which the related rows
+      would then be read from after the write instead of before.
+    """
+    connection = connections[using]
+    model: type[models.Model] = queryset.model
+    opts = model._meta
+    query = queryset.query
+    if dispatch.has_before or connection.vendor != "postgresql":
+        return None
+    if getattr(opts, "is_composite_pk", False) or opts.pk.get_internal_type() not in _ORDERED_KEYS:
+        return None
+    if opts.concrete_model._meta.parents:  # type: ignore[union-attr]
+        return None
+    written = [opts.get_field(name).attname for name in values]  # type: ignore[union-attr]
+    if writes_pk(model, written) or writes_key(model, written):
+        return None
+    simple = (
+        len(query.alias_map) <= 1
+        and not query.distinct
+        and query.group_by is None
+        and not query.is_sliced
+        and not query.select_for_update
+        and not query.extra_tables
+        and query.combinator is None
+        and not any(getattr(a, "contains_aggregate", False) for a in query.annotations.values())
+    )
+    if not simple or reads_beyond_row(queryset) or filters_on_window(queryset):
+        return None
+    if any(_reaches_own_table(model, path) for path in dispatch.paths):
+        return None
+    # What Django's update() compiles: its UpdateQuery, annotations inlined into the
+    # values, then cleared; the filter goes into the locked subquery instead.
+    update: Any = query.chain(UpdateQuery)
+    update.add_update_values(values)
+    if update.related_updates or not update.values:
+        return None
+    update.clear_select_clause()
+    update.clear_ordering(force=True)
+    update.where = WhereNode()
+    sql, params = update.get_compiler(using).as_sql()
+    return ReturningUpdate(queryset, sql, params, using)
+
+
+def _reaches_own_table(model: type[models.Model], path: str) -> bool:
+    """Return whether a condition path (``parent__status``) passes through the model's table."""
+    concrete = model._meta.concrete_model
+    return any(
+        field.related_model._meta.concrete_model is concrete for field in hops(model, path)[0]
+    )

@@ -1,0 +1,349 @@
+"""``update()`` with after triggers only: one ``UPDATE … RETURNING`` per chunk on PostgreSQL.
+
+The after stage must get exactly what is stored, old and new, row by row, whichever path
+wrote the chunk; so the value tests run on every database, and the statement tests say
+which path ran: one UPDATE and no SELECT per chunk on PostgreSQL, a locked SELECT and
+an UPDATE per chunk elsewhere and wherever exactness is in doubt.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connections, models, transaction
+from django.db.models import Case, F, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.db.utils import OperationalError
+from django.test.utils import CaptureQueriesContext
+
+from bulk_triggers import IsEqual, Trigger, bypass
+from tests.keysapp.models import KeysMember
+from tests.recorder import Recorder, record, row_values
+from tests.routers import routed_to
+from tests.upretapp.models import UpChild, UpCode, UpDepot, UpRow
+
+ROWS = 23
+CHUNK = 5
+EAST = timezone(timedelta(hours=5, minutes=30))
+
+
+@pytest.fixture
+def chunked(settings: Any) -> None:
+    settings.BULK_TRIGGERS = {"CHUNK_SIZE": CHUNK}
+
+
+@pytest.fixture
+def after(using: str) -> Recorder:
+    """An after-update trigger on UpRow: no before trigger, the one-statement case."""
+    return record(UpRow, stages=("after",), events=("update",))
+
+
+def _rows(n: int = ROWS) -> list[int]:
+    """Store ``n`` rows of varied values (every third one null); return their keys in order."""
+    with bypass():
+        UpDepot.objects.bulk_create([UpDepot(code="a"), UpDepot(code="b")])
+        UpRow.objects.bulk_create(
+            UpRow(
+                n=None if i % 3 == 0 else i,
+                amount=None if i % 3 == 1 else Decimal(i) / 4,
+                moment=None if i % 3 == 2 else datetime(2026, 1, 1, i % 24, tzinfo=EAST),
+                data=None if i % 3 == 0 else {"i": i, "tags": ["x", i]},
+                label=f"l{i:03}",
+                depot_id="a" if i % 2 else None,
+            )
+            for i in range(n)
+        )
+    return list(UpRow.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def _stored() -> dict[int, dict[str, Any]]:
+    with bypass():
+        return {row.pk: row_values(row) for row in UpRow.objects.all()}
+
+
+def _kinds(queries: CaptureQueriesContext) -> Counter[str]:
+    """Count statements by their first word, leaving out savepoints."""
+    words = (query["sql"].split(None, 1)[0].upper() for query in queries.captured_queries)
+    return Counter(word for word in words if word not in {"SAVEPOINT", "RELEASE"})
+
+
+UPDATES: dict[str, Callable[[], int]] = {
+    "value": lambda: UpRow.objects.update(label="z"),
+    "expression": lambda: UpRow.objects.filter(n__gt=3).update(n=F("n") + 1),
+    "null": lambda: UpRow.objects.update(n=None, amount=None, moment=None, data=None),
+    "decimal_rounded": lambda: UpRow.objects.update(amount=Decimal("3.255")),
+    "decimal_expression": lambda: UpRow.objects.update(amount=F("amount") * Decimal("1.333")),
+    "datetime_other_zone": lambda: UpRow.objects.update(
+        moment=datetime(2026, 5, 1, 3, tzinfo=EAST)
+    ),
+    "datetime_expression": lambda: UpRow.objects.update(moment=F("moment") + timedelta(hours=1)),
+    "json": lambda: UpRow.objects.update(data={"k": [1, None, "é"], "n": 1.5}),
+    "json_scalar": lambda: UpRow.objects.update(data="text"),
+    "to_field_instance": lambda: UpRow.objects.update(depot=UpDepot.objects.get(code="b")),
+    "to_field_value": lambda: UpRow.objects.filter(depot__isnull=True).update(depot_id="b"),
+    "case": lambda: UpRow.objects.update(
+        label=Case(When(n__gt=10, then=Value("big")), default=Value("small"))
+    ),
+    "annotation": lambda: UpRow.objects.annotate(m=F("n") * 3).update(n=F("m")),
+    "subquery_value": lambda: UpRow.objects.update(
+        label=Coalesce(
+            Subquery(UpDepot.objects.filter(code=OuterRef("depot_id")).values("code")[:1]),
+            Value("none"),
+        )
+    ),
+    "self_reference": lambda: UpRow.objects.update(parent_id=F("id")),
+}
+
+
+@pytest.mark.parametrize("name", UPDATES)
+def test_after_stage_gets_what_is_stored(
+    using: str, after: Recorder, chunked: None, name: str
+) -> None:
+    """Old is the row as it was, new the row as stored (generated columns too), row by row."""
+    _rows()
+    before = _stored()
+    with bypass():
+        expected = UpRow.objects.count() if name not in ("expression", "to_field_value") else None
+    updated = UPDATES[name]()
+    now = _stored()
+    calls = after.of("after", "update")
+    assert [len(call.new or ()) for call in calls][:-1] == [CHUNK] * (len(calls) - 1)
+    news = [row for call in calls for row in call.new or ()]
+    olds = [row for call in calls for row in call.old or ()]
+    assert [row["pk"] for row in news] == sorted(row["pk"] for row in news)
+    assert news == [now[row["pk"]] for row in news]
+    assert olds == [before[row["pk"]] for row in news]
+    assert updated == len(news)
+    if expected is not None:
+        assert updated == expected
+    assert all(row["doubled"] == (None if row["n"] is None else 2 * row["n"]) for row in news)
+
+
+def test_values_are_python_values(using: str, after: Recorder) -> None:
+    """Decimals, aware datetimes and JSON come back as loading the row gives them."""
+    _rows(3)
+    UpRow.objects.filter(label="l001").update(
+        amount=Decimal("2.5"), moment=datetime(2026, 5, 1, 3, tzinfo=EAST), data={"a": [1]}
+    )
+    (row,) = after.one("after", "update").new_objects or ()
+    assert row.amount == Decimal("2.50") and isinstance(row.amount, Decimal)
+    assert row.moment == datetime(2026, 4, 30, 21, 30, tzinfo=timezone.utc)
+    if connections[using].vendor == "postgresql":  # As loading the row gives it: in UTC.
+        assert row.moment.utcoffset() == timedelta(0)
+    assert row.data == {"a": [1]}
+    assert row._state.adding is False and row._state.db == using
+    assert row.doubled == 2
+
+
+def test_return_value_is_djangos(using: str, after: Recorder, chunked: None) -> None:
+    """The count is the rows the filter matched, as Django's own update() returns."""
+    _rows()
+    with bypass():
+        djangos = UpRow.objects.filter(label__gte="l010").update(label=F("label"))
+    assert UpRow.objects.filter(label__gte="l010").update(label=F("label")) == djangos == 13
+    assert UpRow.objects.filter(label="none").update(label="x") == 0
+    assert after.of("after", "update")[0].column("label") == [f"l{i:03}" for i in range(10, 15)]
+
+
+@pytest.mark.parametrize("total", [ROWS, 4 * CHUNK])
+def test_one_update_per_chunk_on_postgresql(
+    using: str, after: Recorder, chunked: None, total: int
+) -> None:
+    """PostgreSQL: one UPDATE per chunk and no SELECT; elsewhere a SELECT and an UPDATE each."""
+    _rows(total)
+    with CaptureQueriesContext(connections[using]) as queries:
+        assert UpRow.objects.update(n=F("n") + 1) == total
+    chunks = -(-total // CHUNK)
+    kinds = _kinds(queries)
+    if connections[using].vendor == "postgresql":
+        # A chunk count that is a multiple of CHUNK_SIZE ends with an empty UPDATE.
+        writes = chunks + (total % CHUNK == 0)
+        assert kinds == Counter({"UPDATE": writes})
+        updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+        assert all("FOR NO KEY UPDATE" in sql for sql in updates)
+    else:
+        assert kinds["SELECT"] >= chunks and kinds["UPDATE"] >= chunks
+    assert len(after.of("after", "update")) == chunks
+
+
+def test_chunks_visit_each_row_once_when_the_filter_reads_the_written_column(
+    using: str, after: Recorder, chunked: None
+) -> None:
+    """Rows written by one chunk still match, or no longer match: none seen twice or skipped."""
+    pks = _rows()
+    with bypass():
+        UpRow.objects.update(n=0)
+    assert UpRow.objects.filter(n__gte=0).update(n=F("n") + 1) == ROWS
+    assert UpRow.objects.filter(n__lt=2).update(n=F("n") + 5) == ROWS
+    assert after.column("after", "update", "pk") == pks * 2
+    assert set(UpRow.objects.values_list("n", flat=True)) == {6}
+
+
+def test_after_conditions_filter_rows(using: str, chunked: None) -> None:
+    """A condition on the new row selects rows in Python, after the one statement."""
+    recorder = record(
+        UpRow, stages=("after",), events=("update",), condition=IsEqual("label", "l002")
+    )
+    _rows()
+    UpRow.objects.update(n=F("n"))
+    assert recorder.column("after", "update", "label") == ["l002"]
+
+
+def _before_and_after() -> None:
+    record(UpRow, stages=("before", "after"), events=("update",))
+
+
+def _with_self_path() -> None:
+    record(UpRow, stages=("after",), events=("update",), condition=IsEqual("parent__n", 1))
+
+
+def _after_on(model: type[models.Model]) -> Callable[[], None]:
+    def setup() -> None:
+        record(model, stages=("after",), events=("update",))
+
+    return setup
+
+
+# name -> (trigger setup, the update); every one keeps the locked SELECT, then the UPDATE.
+KEPT: dict[str, tuple[Callable[[], None], Callable[[], Any]]] = {
+    "before_and_after": (_before_and_after, lambda: UpRow.objects.update(n=1)),
+    "condition_path_to_own_table": (_with_self_path, lambda: UpRow.objects.update(n=1)),
+    "subquery_filter": (
+        _after_on(UpRow),
+        lambda: UpRow.objects.filter(pk__in=UpRow.objects.filter(n__gt=1).values("pk")).update(n=1),
+    ),
+    "joined_filter": (_after_on(UpRow), lambda: UpRow.objects.filter(depot__name="").update(n=1)),
+    "select_for_update": (
+        _after_on(UpRow),
+        lambda: UpRow.objects.select_for_update().update(n=1),
+    ),
+    "distinct": (_after_on(UpRow), lambda: UpRow.objects.distinct().update(n=1)),
+    "referenced_key": (_after_on(UpDepot), lambda: UpDepot.objects.update(code=F("code"))),
+    "primary_key": (_after_on(UpRow), lambda: UpRow.objects.update(id=F("id") + 1000)),
+    "text_primary_key": (_after_on(UpCode), lambda: UpCode.objects.update(n=1)),
+    "composite_primary_key": (_after_on(KeysMember), lambda: KeysMember.objects.update(amount=1)),
+    "multi_table_inheritance": (
+        _after_on(UpChild),
+        lambda: UpChild.objects.update(size=1, name="n"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", KEPT)
+def test_doubtful_updates_keep_two_statements(using: str, name: str) -> None:
+    """Where one statement could differ from what triggers must see, the old path runs."""
+    setup, update = KEPT[name]
+    _rows(3)
+    with bypass():
+        UpCode.objects.create(code="a")
+        UpChild.objects.create()
+        KeysMember.objects.create(tenant=1, number=1, name="m")
+    setup()
+    with CaptureQueriesContext(connections[using]) as queries:
+        update()
+    assert _kinds(queries)["SELECT"] >= 1
+
+
+def test_referenced_key_written_in_one_statement_elsewhere(using: str, after: Recorder) -> None:
+    """Writing a column no key references is the one statement, to_field foreign key or not."""
+    _rows(3)
+    record(UpDepot, stages=("after",), events=("update",))
+    with CaptureQueriesContext(connections[using]) as queries:
+        assert UpDepot.objects.update(name="n") == 2
+    if connections[using].vendor == "postgresql":
+        assert _kinds(queries) == Counter({"UPDATE": 1})
+
+
+# Concurrency: the one statement locks what the two statements locked, no more.
+
+
+def _hold(alias: str, sql: str, held: threading.Event, release: threading.Event) -> None:
+    """Lock rows on another connection with ``sql`` until ``release`` is set."""
+    try:
+        with routed_to(alias), transaction.atomic(using=alias):
+            with connections[alias].cursor() as cursor:
+                cursor.execute(sql)
+            held.set()
+            release.wait(timeout=20)
+    finally:
+        connections[alias].close()
+
+
+@pytest.fixture
+def holder(using: str) -> Iterator[Callable[[str], None]]:
+    """Start a thread that locks UpRow's rows with a lock clause, until the test ends."""
+    if connections[using].vendor != "postgresql":
+        pytest.skip("lock strengths below FOR UPDATE are PostgreSQL's")
+    release = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def start(clause: str) -> None:
+        held = threading.Event()
+        table = connections[using].ops.quote_name(UpRow._meta.db_table)
+        sql = f"SELECT 1 FROM {table} {clause}"
+        thread = threading.Thread(target=_hold, args=(using, sql, held, release), daemon=True)
+        thread.start()
+        threads.append(thread)
+        assert held.wait(timeout=20)
+
+    yield start
+    release.set()
+    for thread in threads:
+        thread.join(timeout=20)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("mode", ["triggers", "bypassed"])
+@pytest.mark.parametrize(
+    ("clause", "waits"), [("FOR KEY SHARE", False), ("FOR SHARE", True)], ids=["key_share", "share"]
+)
+def test_lock_strength_is_djangos(
+    using: str, holder: Callable[[str], None], mode: str, clause: str, waits: bool
+) -> None:
+    """FOR NO KEY UPDATE, as Django's UPDATE: a child's key check is not waited on, FOR SHARE is."""
+    _rows(3)
+    record(UpRow, stages=("after",), events=("update",))
+    holder(clause)
+    with connections[using].cursor() as cursor:
+        cursor.execute("SET lock_timeout = '1s'")
+    try:
+        with (
+            bypass() if mode == "bypassed" else nullcontext(),
+            CaptureQueriesContext(connections[using]) as queries,
+        ):
+            if waits:
+                with (
+                    pytest.raises(OperationalError, match="lock timeout"),
+                    transaction.atomic(using),
+                ):
+                    UpRow.objects.update(n=F("n") + 1)
+            else:
+                assert UpRow.objects.update(n=F("n") + 1) == 3
+    finally:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+    if mode == "triggers":
+        sql = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+        assert len(sql) == 1
+        assert re.search(r"FOR NO KEY UPDATE OF", sql[0])
+
+
+def test_trigger_class_is_after_only(using: str) -> None:
+    """An after trigger declared as a class, not through the recorder, takes the fast path."""
+    seen: list[tuple[int | None, int | None]] = []
+
+    class Bump(Trigger[UpRow]):
+        def on_after_update(self, new: list[UpRow], old: list[UpRow]) -> None:
+            seen.extend((o.n, n.n) for n, o in zip(new, old, strict=True))
+
+    _rows(4)
+    UpRow.objects.filter(n__isnull=False).update(n=F("n") * 10)
+    assert seen == [(1, 10), (2, 20)]
