@@ -27,6 +27,7 @@ COLORS = {
     "fast": "tab:green",
     "pair": "tab:orange",
     "ten": "tab:red",
+    "after": "tab:purple",
     "floor": "tab:gray",
 }
 STYLES = {"sqlite": "-", "postgresql": "--", "mysql": "-."}

@@ -5,7 +5,7 @@ write, so each chunk is read, locked, written and returned by one statement::
 
     UPDATE t SET … FROM (SELECT <columns> FROM t WHERE <filter> AND pk > %s
                          ORDER BY pk LIMIT %s FOR NO KEY UPDATE OF t) AS old (c0, …)
-    WHERE t.pk = old.c0 RETURNING old.c0, …, t.<columns>
+    WHERE t.pk = old.c0 RETURNING old.c0, …, t.<written and generated columns>
 
 The ``SET`` clause is what Django's own ``update()`` compiles (its ``UpdateQuery``, so
 ``F()``, ``Case``, annotations, ``to_field`` keys, JSON and the rest store what Django
@@ -27,6 +27,7 @@ from django.db.models.sql.subqueries import UpdateQuery
 from django.db.models.sql.where import WhereNode
 
 from bulk_triggers import conf
+from bulk_triggers.computed import generated_attnames
 from bulk_triggers.dispatch import Dispatch
 from bulk_triggers.paths import hops
 from bulk_triggers.rows import (
@@ -39,6 +40,7 @@ from bulk_triggers.rows import (
     writes_key,
     writes_pk,
 )
+from bulk_triggers.snapshot import copy_value, mutable_indexes
 
 __all__ = ["ReturningUpdate", "returning_update"]
 
@@ -69,6 +71,7 @@ class ReturningUpdate:
         queryset: The rows to update (a simple one: see :func:`returning_update`).
         update_sql: Django's ``UPDATE t SET …`` for the values, without a ``WHERE``.
         update_params: Its parameters.
+        written: The attnames the values write.
         using: The database alias.
     """
 
@@ -77,15 +80,20 @@ class ReturningUpdate:
         queryset: models.QuerySet[Any],
         update_sql: str,
         update_params: Sequence[Any],
+        written: Sequence[str],
         using: str,
     ) -> None:
-        model = queryset.model
+        model: type[models.Model] = queryset.model
         opts = model._meta
         self.model = model
         self.using = using
         self.attnames = [field.attname for field in opts.concrete_fields]
         self.width = len(self.attnames)
         self.pk_index = opts.concrete_fields.index(opts.pk)
+        # Only what the statement can change comes back new: the written and generated
+        # columns; every other column of new is old's (the row is locked), copied.
+        changing = {*written, *generated_attnames(model)}
+        self.returned = [i for i, name in enumerate(self.attnames) if name in changing]
         self.update_sql = update_sql
         self.update_params = tuple(update_params)
         ordered = selection(queryset, using).order_by(opts.pk.attname)
@@ -95,7 +103,8 @@ class ReturningUpdate:
         table = quote(opts.db_table)
         self.aliases = [quote(f"c{n}") for n in range(self.width)]
         olds = ", ".join(f"{_OLD}.{alias}" for alias in self.aliases)
-        news = ", ".join(f"{table}.{quote(field.column)}" for field in opts.concrete_fields)
+        fields = opts.concrete_fields
+        news = ", ".join(f"{table}.{quote(fields[i].column)}" for i in self.returned)
         self.join = (
             f"{table}.{quote(opts.pk.column)} = {_OLD}.{self.aliases[self.pk_index]} "
             f"RETURNING {olds}, {news}"
@@ -113,8 +122,9 @@ class ReturningUpdate:
             updated += len(rows)
             if not rows:
                 return updated
+            mutable = mutable_indexes(self.model, self.attnames, rows[0])
             old = [build(row[: self.width]) for row in rows]
-            new = [self._new_row(build, row, plain) for row in rows]
+            new = [self._new_row(build, row, plain, mutable) for row in rows]
             # Condition paths load related rows here: no table they read was written.
             dispatch.before(new, old)
             dispatch.after(new, old)
@@ -138,7 +148,8 @@ class ReturningUpdate:
         columns = [column[0] for column in compiler.select[: compiler.col_count]]
         converters = compiler.get_converters(columns)
         if converters:  # The same converters for each column's old and new value.
-            both = {**converters, **{p + self.width: c for p, c in converters.items()}}
+            at = {index: self.width + n for n, index in enumerate(self.returned)}
+            both = {**converters, **{at[p]: c for p, c in converters.items() if p in at}}
             rows = list(compiler.apply_converters(fetched, both))
         else:
             rows = [list(row) for row in fetched]
@@ -147,17 +158,28 @@ class ReturningUpdate:
         return rows
 
     def _new_row(
-        self, build: Callable[[Sequence[Any]], models.Model], row: list[Any], plain: bool
+        self,
+        build: Callable[[Sequence[Any]], models.Model],
+        row: list[Any],
+        plain: bool,
+        mutable: Sequence[int],
     ) -> models.Model:
         """Build ``new`` as the update path does: the row loaded, then given what it stores.
 
         A model overriding ``__init__`` or ``from_db()`` thus sees the stored row, as when
-        an instance is loaded and then assigned to.
+        an instance is loaded and then assigned to. Values that can change in place
+        (JSON) are new's own copies, so a trigger changing one does not change ``old``.
         """
+        stored = row[: self.width]
+        values = list(stored)
+        for index in mutable:
+            values[index] = copy_value(values[index])
+        for index, value in zip(self.returned, row[self.width :], strict=True):
+            values[index] = value
         if plain:
-            return build(row[self.width :])
-        instance = build(row[: self.width])
-        instance.__dict__.update(zip(self.attnames, row[self.width :], strict=True))
+            return build(values)
+        instance = build(stored)
+        instance.__dict__.update(zip(self.attnames, values, strict=True))
         return instance
 
 
@@ -219,7 +241,9 @@ def returning_update(
     update.clear_ordering(force=True)
     update.where = WhereNode()
     sql, params = update.get_compiler(using).as_sql()
-    return ReturningUpdate(queryset, sql, params, using)
+    if not sql.startswith(f"UPDATE {connection.ops.quote_name(opts.db_table)} SET "):
+        return None  # A shape of Django's statement this module was not written for.
+    return ReturningUpdate(queryset, sql, params, written, using)
 
 
 def _reaches_own_table(model: type[models.Model], path: str) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from django.db import connections, models, transaction
 from django.db.models import Case, F, OuterRef, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce, Random
 from django.db.utils import OperationalError
 from django.test.utils import CaptureQueriesContext
 
@@ -28,6 +28,7 @@ from bulk_triggers import IsEqual, Trigger, bypass
 from tests.keysapp.models import KeysMember
 from tests.recorder import Recorder, record, row_values
 from tests.routers import routed_to
+from tests.shapesapp.models import ShInitOrder
 from tests.upretapp.models import UpChild, UpCode, UpDepot, UpRow
 
 ROWS = 23
@@ -347,3 +348,51 @@ def test_trigger_class_is_after_only(using: str) -> None:
     _rows(4)
     UpRow.objects.filter(n__isnull=False).update(n=F("n") * 10)
     assert seen == [(1, 10), (2, 20)]
+
+
+def test_volatile_value_is_what_was_written(using: str, after: Recorder) -> None:
+    """A value computed per statement (``Random()``) reaches after triggers as stored.
+
+    The two-statement path computes it twice (docs/known-limits.md); one statement, once.
+    """
+    if connections[using].vendor != "postgresql":
+        pytest.skip("elsewhere the locked read and the write each compute the value")
+    _rows(6)
+    UpRow.objects.update(n=Cast(Random() * 1_000_000, models.IntegerField()))
+    news = after.one("after", "update").new or []
+    assert {row["pk"]: row["n"] for row in news} == dict(UpRow.objects.values_list("pk", "n"))
+
+
+def test_new_has_its_own_mutable_values(using: str) -> None:
+    """A JSON value new shares with old (the column is not written) is new's own copy."""
+    seen: list[Any] = []
+
+    class Mutate(Trigger[UpRow]):
+        def on_after_update(self, new: list[UpRow], old: list[UpRow]) -> None:
+            for row in new:
+                if row.data is not None:
+                    row.data["changed"] = True
+            seen.extend(row.data for row in old)
+
+    _rows(3)
+    UpRow.objects.update(label="z")
+    assert seen == [None, {"i": 1, "tags": ["x", 1]}, {"i": 2, "tags": ["x", 2]}]
+
+
+def test_model_with_own_init_sees_the_stored_row(using: str) -> None:
+    """A model overriding ``__init__`` is built from the stored row, then given the new values."""
+    seen: list[tuple[str, str, str]] = []
+
+    class Seen(Trigger[ShInitOrder]):
+        def on_after_update(self, new: list[ShInitOrder], old: list[ShInitOrder]) -> None:
+            seen.extend(
+                (n._initial_status, n.status, o.status) for n, o in zip(new, old, strict=True)
+            )
+
+    with bypass():
+        ShInitOrder.objects.create(status="new")
+    with CaptureQueriesContext(connections[using]) as queries:
+        ShInitOrder.objects.update(status="done")
+    assert seen == [("new", "done", "new")]
+    if connections[using].vendor == "postgresql":
+        assert _kinds(queries) == Counter({"UPDATE": 1})
