@@ -103,8 +103,8 @@ class ReturningUpdate:
         table = quote(opts.db_table)
         self.aliases = [quote(f"c{n}") for n in range(self.width)]
         olds = ", ".join(f"{_OLD}.{alias}" for alias in self.aliases)
-        fields = opts.concrete_fields
-        news = ", ".join(f"{table}.{quote(fields[i].column)}" for i in self.returned)
+        columns: list[Any] = [field.column for field in opts.concrete_fields]
+        news = ", ".join(f"{table}.{quote(columns[i])}" for i in self.returned)
         self.join = (
             f"{table}.{quote(opts.pk.column)} = {_OLD}.{self.aliases[self.pk_index]} "
             f"RETURNING {olds}, {news}"
