@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models.sql.subqueries import UpdateQuery
 from django.db.models.sql.where import WhereNode
@@ -136,7 +137,10 @@ class ReturningUpdate:
         """Write the ``size`` rows after key ``last``; return them, old then new, by key."""
         page = self.old if last is None else self.old.filter(pk__gt=last)
         compiler = page[:size].query.get_compiler(self.using)
-        old_sql, old_params = compiler.as_sql()
+        try:
+            old_sql, old_params = compiler.as_sql()
+        except EmptyResultSet:  # filter(pk__in=[]): no row, and no statement, as in Django.
+            return []
         sql = (
             f"{self.update_sql} FROM ({old_sql}) AS {_OLD} ({', '.join(self.aliases)}) "
             f"WHERE {self.join}"

@@ -199,6 +199,20 @@ def test_chunks_visit_each_row_once_when_the_filter_reads_the_written_column(
     assert set(UpRow.objects.values_list("n", flat=True)) == {6}
 
 
+@pytest.mark.parametrize(
+    "filtered",
+    [lambda: UpRow.objects.filter(pk__in=[]), lambda: UpRow.objects.filter(label="none")],
+    ids=["no_key", "no_match"],
+)
+def test_nothing_to_update(using: str, after: Recorder, filtered: Any) -> None:
+    """A filter that matches nothing returns 0 and calls no trigger, as Django's count says."""
+    _rows(3)
+    with bypass():
+        djangos = filtered().update(n=1)
+    assert filtered().update(n=1) == djangos == 0
+    assert after.calls == []
+
+
 def test_after_conditions_filter_rows(using: str, chunked: None) -> None:
     """A condition on the new row selects rows in Python, after the one statement."""
     recorder = record(
