@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -71,9 +72,11 @@ def _stored() -> dict[int, dict[str, Any]]:
 
 
 def _kinds(queries: CaptureQueriesContext) -> Counter[str]:
-    """Count statements by their first word, leaving out savepoints."""
+    """Count statements by their first word, leaving out transaction control."""
     words = (query["sql"].split(None, 1)[0].upper() for query in queries.captured_queries)
-    return Counter(word for word in words if word not in {"SAVEPOINT", "RELEASE"})
+    return Counter(
+        word for word in words if word not in {"SAVEPOINT", "RELEASE", "BEGIN", "COMMIT"}
+    )
 
 
 UPDATES: dict[str, Callable[[], int]] = {
@@ -421,3 +424,43 @@ def test_model_with_own_init_sees_the_stored_row(using: str) -> None:
     assert seen == [("new", "done", "new")]
     if connections[using].vendor == "postgresql":
         assert _kinds(queries) == Counter({"UPDATE": 1})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_row_changed_by_a_concurrent_commit_is_seen_as_committed(using: str) -> None:
+    """A row another transaction changed and committed while we waited on it: old is its
+    committed value, and the expression is computed from it, as Django's UPDATE does."""
+    if connections[using].vendor != "postgresql":
+        pytest.skip("the one statement is PostgreSQL's; SQLite serialises writers")
+    pks = _rows(4)
+    seen: list[tuple[int | None, int | None]] = []
+
+    class Watch(Trigger[UpRow]):
+        def on_after_update(self, new: list[UpRow], old: list[UpRow]) -> None:
+            seen.extend((o.n, n.n) for n, o in zip(new, old, strict=True))
+
+    held = threading.Event()
+
+    def other() -> None:
+        try:
+            with routed_to(using), bypass(), transaction.atomic(using=using):
+                UpRow.objects.filter(pk=pks[1]).update(n=100)
+                held.set()
+                time.sleep(1.0)  # The update below is waiting on this row meanwhile.
+        finally:
+            connections[using].close()
+
+    thread = threading.Thread(target=other, daemon=True)
+    thread.start()
+    assert held.wait(timeout=20)
+    with CaptureQueriesContext(connections[using]) as queries:
+        assert UpRow.objects.filter(n__isnull=False).update(n=F("n") + 1) == 2
+    thread.join(timeout=20)
+    assert _kinds(queries) == Counter({"UPDATE": 1})
+    assert seen == [(100, 101), (2, 3)]
+    assert dict(UpRow.objects.values_list("pk", "n")) == {
+        pks[0]: None,
+        pks[1]: 101,
+        pks[2]: 3,
+        pks[3]: None,
+    }
