@@ -1,17 +1,27 @@
 """``QuerySet.update()`` with after triggers only, on PostgreSQL: one statement per chunk.
 
 With no before trigger nothing can change what a row stores between the read and the
-write, so each chunk is read, locked, written and returned by one statement::
+write, so each chunk is read, written and returned by one statement::
 
-    UPDATE t SET … FROM (SELECT <columns> FROM t WHERE <filter> AND pk > %s
-                         ORDER BY pk LIMIT %s FOR NO KEY UPDATE OF t) AS old (c0, …)
-    WHERE t.pk = old.c0 RETURNING old.c0, …, t.<written and generated columns>
+    WITH old (c0, …, tid) AS MATERIALIZED (SELECT <columns>, ctid FROM t WHERE <filter>
+                                           AND pk > %s ORDER BY pk LIMIT %s),
+         new AS (UPDATE t SET … FROM old WHERE t.pk = old.c0 AND t.ctid = old.tid
+                 RETURNING old.c0 AS k, t.<written and generated columns>)
+    SELECT old.c0, …, new.* FROM old LEFT JOIN new ON new.k = old.c0
 
 The ``SET`` clause is what Django's own ``update()`` compiles (its ``UpdateQuery``, so
 ``F()``, ``Case``, annotations, ``to_field`` keys, JSON and the rest store what Django
-stores), the subquery is the keyset read the two-statement path locks with, and the
-returned columns go through the converters of Django's compiler for that read, so ``old``
-and ``new`` hold what loading the rows would give (generated columns included, as stored).
+stores), and the returned columns go through the converters of Django's compiler for
+the read, so ``old`` and ``new`` hold what loading the rows would give (generated columns
+included, as stored).
+
+The read takes no lock: the UPDATE locks each row once, as Django's own does. A locking
+read in the same statement would reach a row twice (locked at its newest version, then
+updated from the version the statement's snapshot sees), and three transactions
+updating one row then deadlock where Django's UPDATE only waits. ``t.ctid = old.tid``
+makes the UPDATE write a row only if it is still the version read, so ``old`` is exactly
+the row replaced; a row another transaction changed meanwhile comes back unwritten, and is
+read and written again by a statement of its own.
 
 :func:`returning_update` says when this is exact; otherwise ``TriggerQuerySet.update()``
 keeps its two statements per chunk (a locked read, then the write).
@@ -24,6 +34,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
+from django.db.models.expressions import RawSQL
 from django.db.models.sql.subqueries import UpdateQuery
 from django.db.models.sql.where import WhereNode
 
@@ -34,7 +45,6 @@ from bulk_triggers.paths import hops
 from bulk_triggers.rows import (
     builds_plainly,
     filters_on_window,
-    locked,
     reads_beyond_row,
     row_builder,
     selection,
@@ -47,6 +57,7 @@ __all__ = ["ReturningUpdate", "returning_update"]
 
 # The alias of the locked old rows: unlike "old", no model's table is named so.
 _OLD = "bulk_triggers_old"
+_NEW = "bulk_triggers_new"
 # Primary keys whose order in Python is the database's: the last key of a chunk, the
 # largest in Python, is then where the next chunk starts. Text keys sort by collation.
 _ORDERED_KEYS = frozenset(
@@ -97,18 +108,26 @@ class ReturningUpdate:
         self.returned = [i for i, name in enumerate(self.attnames) if name in changing]
         self.update_sql = update_sql
         self.update_params = tuple(update_params)
-        ordered = selection(queryset, using).order_by(opts.pk.attname)
-        # The lock the two-statement path takes: FOR NO KEY UPDATE, of this table only.
-        self.old = locked(ordered.values_list(*self.attnames), only_self=True, no_key=True)
         quote = connections[using].ops.quote_name
         table = quote(opts.db_table)
-        self.aliases = [quote(f"c{n}") for n in range(self.width)]
-        olds = ", ".join(f"{_OLD}.{alias}" for alias in self.aliases)
+        # Not locked: the UPDATE locks each row as Django's does, once. A row whose
+        # version changed since the read (its ctid) is skipped by the UPDATE and written
+        # again by a statement of its own (:meth:`run`).
+        tid = RawSQL(f"{table}.ctid", (), output_field=models.TextField())
+        ordered = selection(queryset, using).order_by(opts.pk.attname)
+        self.old = ordered.annotate(bulk_triggers_tid=tid).values_list(
+            *self.attnames, "bulk_triggers_tid"
+        )
+        aliases = [quote(f"c{n}") for n in range(self.width)]
+        key = aliases[self.pk_index]
         columns: list[Any] = [field.column for field in opts.concrete_fields]
-        news = ", ".join(f"{table}.{quote(columns[i])}" for i in self.returned)
-        self.join = (
-            f"{table}.{quote(opts.pk.column)} = {_OLD}.{self.aliases[self.pk_index]} "
-            f"RETURNING {olds}, {news}"
+        news = "".join(f", {table}.{quote(columns[i])}" for i in self.returned)
+        self.head = f"WITH {_OLD} ({', '.join(aliases)}, tid) AS MATERIALIZED ("
+        self.tail = (
+            f"), {_NEW} AS ({update_sql} FROM {_OLD} WHERE {table}.{quote(opts.pk.column)} = "
+            f"{_OLD}.{key} AND {table}.ctid = {_OLD}.tid RETURNING {_OLD}.{key} AS k{news}) "
+            f"SELECT {', '.join(f'{_OLD}.{alias}' for alias in aliases)}, {_NEW}.* "
+            f"FROM {_OLD} LEFT JOIN {_NEW} ON {_NEW}.k = {_OLD}.{key}"
         )
 
     def run(self, dispatch: Dispatch) -> int:
@@ -119,47 +138,52 @@ class ReturningUpdate:
         updated = 0
         last: Any = None
         while True:
-            rows = self._chunk(last, size)
+            page = self.old if last is None else self.old.filter(pk__gt=last)
+            rows, changed, read = self._write(page[:size])
+            while changed:  # Changed by another transaction since read: read them again.
+                again, changed, _ = self._write(self.old.filter(pk__in=changed))
+                rows.extend(again)
+            # RETURNING's order is the join's: triggers get rows in key order, as elsewhere.
+            rows.sort(key=lambda row: row[self.pk_index])
             updated += len(rows)
-            if not rows:
+            if rows:
+                mutable = mutable_indexes(self.model, self.attnames, rows[0])
+                old = [build(row[: self.width]) for row in rows]
+                new = [self._new_row(build, row, plain, mutable) for row in rows]
+                # Condition paths load related rows here: no table they read was written.
+                dispatch.before(new, old)
+                dispatch.after(new, old)
+            if len(read) < size:
                 return updated
-            mutable = mutable_indexes(self.model, self.attnames, rows[0])
-            old = [build(row[: self.width]) for row in rows]
-            new = [self._new_row(build, row, plain, mutable) for row in rows]
-            # Condition paths load related rows here: no table they read was written.
-            dispatch.before(new, old)
-            dispatch.after(new, old)
-            if len(rows) < size:
-                return updated
-            last = rows[-1][self.pk_index]
+            last = max(read)
 
-    def _chunk(self, last: Any, size: int) -> list[list[Any]]:
-        """Write the ``size`` rows after key ``last``; return them, old then new, by key."""
-        page = self.old if last is None else self.old.filter(pk__gt=last)
-        compiler = page[:size].query.get_compiler(self.using)
+    def _write(self, page: models.QuerySet[Any]) -> tuple[list[list[Any]], list[Any], list[Any]]:
+        """Write the rows ``page`` reads; return them (old, then new), the keys of rows
+        changed since the read (not written), and the keys read."""
+        compiler = page.query.get_compiler(self.using)
         try:
             old_sql, old_params = compiler.as_sql()
         except EmptyResultSet:  # filter(pk__in=[]): no row, and no statement, as in Django.
-            return []
-        sql = (
-            f"{self.update_sql} FROM ({old_sql}) AS {_OLD} ({', '.join(self.aliases)}) "
-            f"WHERE {self.join}"
-        )
+            return [], [], []
         connection = connections[self.using]
         with connection.cursor() as cursor:
-            cursor.execute(sql, (*self.update_params, *old_params))
+            cursor.execute(f"{self.head}{old_sql}{self.tail}", (*old_params, *self.update_params))
             fetched = cursor.fetchall()
-        columns = [column[0] for column in compiler.select[: compiler.col_count]]
+        columns = [column[0] for column in compiler.select[: self.width]]
         converters = compiler.get_converters(columns)
         if converters:  # The same converters for each column's old and new value.
-            at = {index: self.width + n for n, index in enumerate(self.returned)}
+            at = {index: self.width + 1 + n for n, index in enumerate(self.returned)}
             both = {**converters, **{at[p]: c for p, c in converters.items() if p in at}}
-            rows = list(compiler.apply_converters(fetched, both))
-        else:
-            rows = [list(row) for row in fetched]
-        # RETURNING's order is the join's: triggers get rows in key order, as elsewhere.
-        rows.sort(key=lambda row: row[self.pk_index])
-        return rows
+            fetched = list(compiler.apply_converters(fetched, both))
+        written, changed, read = [], [], []
+        for row in fetched:
+            key = row[self.pk_index]
+            read.append(key)
+            if row[self.width] is None:
+                changed.append(key)
+            else:
+                written.append([*row[: self.width], *row[self.width + 1 :]])
+        return written, changed, read
 
     def _new_row(
         self,
