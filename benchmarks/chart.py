@@ -27,7 +27,6 @@ COLORS = {
     "fast": "tab:green",
     "pair": "tab:orange",
     "ten": "tab:red",
-    "after": "tab:purple",
     "floor": "tab:gray",
 }
 STYLES = {"sqlite": "-", "postgresql": "--", "mysql": "-."}

@@ -54,10 +54,9 @@ _TEN: dict[str, list[Condition]] = {
     ],
 }
 
-CONFIGS = ("none", "pair", "ten", "after")
+CONFIGS = ("none", "pair", "ten")
 """``none``: no trigger on the model; ``pair``: a before and an after trigger per event;
-``ten``: five before and five after triggers per event; ``after``: one after-update
-trigger alone (``QuerySet.update()`` then needs no read before its write)."""
+``ten``: five before and five after triggers per event."""
 
 
 def _noop_method(event: str) -> Any:
@@ -103,7 +102,6 @@ def define_configs() -> dict[str, tuple[TriggerMeta, ...]]:
                     ten.append(_define(f"Ten{index}_{stage}_{event}", stage, event, condition))
         configs["pair"] = tuple(pair)
         configs["ten"] = tuple(ten)
-        configs["after"] = (_define("After_update", "after", "update", _PAIR["update"]),)
     return configs
 
 

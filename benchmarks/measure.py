@@ -26,12 +26,9 @@ from benchmarks.databases import reset
 from benchmarks.operations import Operation
 from bulk_triggers.trigger import TriggerMeta
 
-VARIANTS = ("django", "none", "fast", "pair", "ten", "after", "floor")
+VARIANTS = ("django", "none", "fast", "pair", "ten", "floor")
 FAST_OPERATIONS = frozenset({"bulk_update"})
 """The operations measured with ``BULK_TRIGGERS["FAST_BULK_UPDATE"]`` on and no trigger."""
-AFTER_OPERATIONS = frozenset({"update_value", "update_f"})
-"""The operations measured with an after trigger alone (``after``): ``update()``'s
-one-statement-per-chunk path on PostgreSQL."""
 FAST = 0.05
 """Seconds: when a variant's median is shorter, the operation gets ``FAST_FACTOR`` times
 the rounds, since a few milliseconds are easily disturbed by anything else on the machine."""
@@ -42,7 +39,6 @@ VARIANT_LABELS = {
     "fast": "bulk_triggers, no trigger, FAST_BULK_UPDATE",
     "pair": "bulk_triggers, before+after",
     "ten": "bulk_triggers, ten triggers",
-    "after": "bulk_triggers, after only",
     "floor": "hand-written floor",
 }
 
@@ -77,7 +73,6 @@ def variants_of(operation: Operation) -> tuple[str, ...]:
         for v in VARIANTS
         if (v != "floor" or operation.floor is not None)
         and (v != "fast" or operation.name in FAST_OPERATIONS)
-        and (v != "after" or operation.name in AFTER_OPERATIONS)
     )
 
 

@@ -73,7 +73,6 @@ def test_every_operation_has_every_variant(run: dict[str, Any]) -> None:
             {"django", "none", "pair", "ten"}
             | ({"floor"} if operation in WITH_FLOOR else set())
             | ({"fast"} if operation == "bulk_update" else set())
-            | ({"after"} if operation in ("update_value", "update_f") else set())
         )
         assert variants == expected, operation
 
