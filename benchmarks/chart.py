@@ -54,17 +54,15 @@ def draw(rows: list[dict[str, Any]], meta: dict[str, Any], path: str) -> None:
     figure, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.4 * lines))
     flat = list(axes.flat)
     handles: dict[str, Any] = {}
-    names = {
-        db: version.rsplit(" ", 1)[0] for db, version in meta.get("databases", {}).items()
-    }
+    names = {db: version.rsplit(" ", 1)[0] for db, version in meta.get("databases", {}).items()}
     for ax, (operation, key, target) in zip(flat, panels, strict=False):
         _panel(ax, rows, operation, key, target, handles, names)
     legend_ax = flat[len(panels)]
     legend_ax.axis("off")
-    keys = [
-        handle.get_label() if key.startswith("~") else key for key, handle in handles.items()
-    ]
-    legend_ax.legend(handles.values(), keys, loc="center", fontsize=9, frameon=False)
+    # Variants first, then the databases' line styles, then the target line.
+    order = sorted(handles, key=lambda key: (key.startswith("~"), key == "target"))
+    keys = [handles[key].get_label() if key.startswith("~") else key for key in order]
+    legend_ax.legend([handles[key] for key in order], keys, loc="center", fontsize=9, frameon=False)
     for ax in flat[len(panels) + 1 :]:
         ax.axis("off")
     title = "bulk_triggers: median time relative to plain Django / the hand-written floor"
@@ -113,9 +111,7 @@ def _panel(
             xs, ys = zip(*points, strict=True)
             highest = max(highest, *ys)
             sizes.update(xs)
-            ax.plot(
-                xs, ys, STYLES.get(db, ":"), marker=MARKERS.get(db, "^"), color=COLORS[variant]
-            )
+            ax.plot(xs, ys, STYLES.get(db, ":"), marker=MARKERS.get(db, "^"), color=COLORS[variant])
             # The legend keys colours to variants and line styles to databases.
             handles.setdefault(
                 VARIANT_LABELS.get(variant, variant), Line2D([], [], color=COLORS[variant])

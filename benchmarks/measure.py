@@ -27,8 +27,8 @@ from benchmarks.variants import Variant, variants_of
 from bulk_triggers.trigger import TriggerMeta
 
 FAST = 0.05
-"""Seconds: when a variant's median is shorter, the operation gets ``FAST_FACTOR`` times
-the rounds, since a few milliseconds are easily disturbed by anything else on the machine."""
+"""Seconds: a variant whose median is shorter gets ``FAST_FACTOR`` times the rounds, since
+a few milliseconds are easily disturbed by anything else on the machine."""
 FAST_FACTOR = 3
 
 
@@ -94,7 +94,7 @@ class Runner:
 
         The first run of each variant counts statements, checks the result and warms
         caches; then ``repeat`` timed rounds run the variants in a rotating order (three
-        times as many when a variant takes under 50 ms); then, with ``memory``, one
+        times as many for the variants that take under 50 ms); then, with ``memory``, one
         tracemalloc run per variant. A peer's variant whose model is missing, or that
         fails on this database, is skipped with the reason.
         """
@@ -117,23 +117,30 @@ class Runner:
             measurement.statement_kinds = dict(sorted(kinds.items()))
             results[variant.name] = measurement
             variants.append(variant)
-        rounds = repeat
-        round_ = 0
-        while round_ < rounds and variants:
-            shift = round_ % len(variants)
-            for variant in variants[shift:] + variants[:shift]:
-                results[variant.name].times.append(self._once(operation, variant, n, _timed))
-            round_ += 1
-            if round_ == repeat and min(r.median for r in results.values()) < FAST:
-                rounds = repeat * FAST_FACTOR  # Short runs are the noisiest: take more.
+        self._rounds(operation, variants, n, repeat, results)
+        short = [v for v in variants if results[v.name].median < FAST]
+        # Short runs are the noisiest: they get more rounds (the others need none).
+        self._rounds(operation, short, n, repeat * (FAST_FACTOR - 1), results)
         if memory:
             for variant in variants:
                 results[variant.name].peak_kib = self._once(operation, variant, n, _peak_kib)
         return [results[v.name] for v in variants], skipped
 
-    def _once(
-        self, operation: Operation, variant: Variant, n: int, how: Callable[..., Any]
-    ) -> Any:
+    def _rounds(
+        self,
+        operation: Operation,
+        variants: list[Variant],
+        n: int,
+        rounds: int,
+        results: dict[str, Measurement],
+    ) -> None:
+        """Time ``rounds`` runs of each variant, in an order that rotates every round."""
+        for round_ in range(rounds if variants else 0):
+            shift = round_ % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                results[variant.name].times.append(self._once(operation, variant, n, _timed))
+
+    def _once(self, operation: Operation, variant: Variant, n: int, how: Callable[..., Any]) -> Any:
         model = variant.model_class()
         reset(model, self.using, n if operation.rows_before else 0)
         data = operation.prepare(model, self.using, n)

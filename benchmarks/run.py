@@ -254,8 +254,7 @@ def machine(command: str, databases: list[str], sizes: Any, repeat: int) -> dict
 def _outputs(data: dict[str, Any], options: argparse.Namespace, write_json: bool) -> None:
     results = data.get("results") or []
     checked = [
-        targets.Target(t["db"], t["target"], t["met"], t["detail"])
-        for t in data.get("targets", [])
+        targets.Target(t["db"], t["target"], t["met"], t["detail"]) for t in data.get("targets", [])
     ]
     if results:
         print("\n".join(report.table_lines(results)))

@@ -193,9 +193,7 @@ def _delete_after(db: str, get: Get) -> Target:
 
 def _pushdown(db: str, get: Get) -> Target:
     """A condition few rows pass, decided in SQL, so that the other rows are never loaded."""
-    name = (
-        f"update(status=…) over 100,000 rows, 1% passing ChangesTo: ≤ {PUSHDOWN:.1f}x plain"
-    )
+    name = f"update(status=…) over 100,000 rows, 1% passing ChangesTo: ≤ {PUSHDOWN:.1f}x plain"
     row = next(
         (r for v in PUSHDOWN_VARIANTS if (r := get(PUSHDOWN_OPERATION, v)) is not None), None
     )
@@ -207,7 +205,9 @@ def _pushdown(db: str, get: Get) -> Target:
     return Target(db, name, row["ratio_plain"] <= PUSHDOWN, detail)
 
 
-def _peer(db: str, get: Get, why: Callable[[str, str], str], op: str, peer: str, base: str) -> Target:
+def _peer(
+    db: str, get: Get, why: Callable[[str, str], str], op: str, peer: str, base: str
+) -> Target:
     """bulk_triggers' before+after against a peer's equivalent hooks, measured side by side."""
     name = f"{label(op)} with before+after triggers: no slower than {VARIANTS[peer].peer}"
     row, other = get(op, "pair"), get(op, peer)
@@ -216,6 +216,8 @@ def _peer(db: str, get: Get, why: Callable[[str, str], str], op: str, peer: str,
     if other is None:
         return Target(db, name, None, why(op, peer))
     key = "ratio_plain" if base == "django" else "ratio_floor"
+    if row.get(key) is None or other.get(key) is None:
+        key, base = "ratio_plain", "django"
     ratio = row["median_s"] / other["median_s"]
     detail = (
         f"{ratio:.2f}x {VARIANT_LABELS[peer]}; {row[key]:.2f}x against {other[key]:.2f}x "
@@ -250,7 +252,6 @@ def _regression(db: str, get: Get, op: str, limit: float) -> Target:
     if row is None or row.get("ratio_plain") is None:
         return Target(db, name, None, "not measured")
     detail = (
-        f"{row['ratio_plain']:.2f}x plain (N = {row['n']:,})"
-        f"{_ten(get(op, 'ten'), 'ratio_plain')}"
+        f"{row['ratio_plain']:.2f}x plain (N = {row['n']:,}){_ten(get(op, 'ten'), 'ratio_plain')}"
     )
     return Target(db, name, row["ratio_plain"] <= limit, detail)

@@ -126,7 +126,5 @@ def limited_rows(operations: Iterable[Operation], sizes: Iterable[int]) -> list[
     for operation in operations:
         for (name, variant), limit in MAX_N.items():
             if name == operation.name and any(n > limit for n in sizes):
-                lines.append(
-                    f"{operation.label}, {VARIANTS[variant].label}: N ≤ {limit:,} only"
-                )
+                lines.append(f"{operation.label}, {VARIANTS[variant].label}: N ≤ {limit:,} only")
     return lines

@@ -46,7 +46,6 @@ class SeedItem(ItemFields):
     objects = models.Manager()
 
 
-
 PEER_PROBLEMS: dict[str, str] = {}
 """Why a peer's model is not defined, by distribution name (reported, never skipped silently)."""
 PEER_MODELS: list[type[models.Model]] = []
@@ -92,4 +91,4 @@ else:
 
     PEER_MODELS.append(BulkHooksItem)
 
-    from benchmarks.app import peers  # noqa: E402, F401  (registers BulkHooksItem's hooks)
+    from benchmarks.app import peers  # noqa: F401  (registers BulkHooksItem's hooks)
