@@ -89,10 +89,6 @@ def _limits(data: dict[str, Any]) -> list[str]:
     skipped = data.get("skipped") or []
     if skipped:
         lines += ["Skipped, because the peer does not work there:", ""]
-        lines += [
-            f"- {s['db']}, {report.label(s['operation'])}, N = {s['n']:,}, "
-            f"{report.VARIANT_LABELS.get(s['variant'], s['variant'])}: {s['reason']}"
-            for s in skipped
-        ]
+        lines += [f"- {line}" for line in report.skipped_lines(skipped)]
         lines.append("")
     return lines

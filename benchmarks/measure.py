@@ -108,7 +108,9 @@ class Runner:
             except Exception as exc:
                 if variant.peer is None:
                     raise
-                reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                # LookupError is the model's own message; anything else is the peer failing.
+                text = str(exc) if isinstance(exc, LookupError) else f"{type(exc).__name__}: {exc}"
+                reason = (text.splitlines() or [type(exc).__name__])[0][:400]
                 skipped.append(Skipped(self.db, operation.name, n, variant.name, reason))
                 continue
             kinds = Counter(_kind(query["sql"]) for query in queries)

@@ -106,12 +106,19 @@ def notes(data: dict[str, Any]) -> list[str]:
     if limits:
         lines.append("Limited to keep the run short:")
         lines.extend(f"  - {limit}" for limit in limits)
-    skipped = data.get("skipped") or []
+    skipped = skipped_lines(data.get("skipped") or [])
     if skipped:
         lines.append("Skipped (the peer does not work there):")
-        lines.extend(
-            f"  - {s['db']}, {label(s['operation'])}, N = {s['n']:,}, "
-            f"{VARIANT_LABELS.get(s['variant'], s['variant'])}: {s['reason']}"
-            for s in skipped
-        )
+        lines.extend(f"  - {line}" for line in skipped)
     return lines
+
+
+def skipped_lines(skipped: list[dict[str, Any]]) -> list[str]:
+    """Return one line per skipped variant and reason, naming where it was skipped."""
+    where: dict[tuple[str, str], list[str]] = {}
+    for s in skipped:
+        key = (VARIANT_LABELS.get(s["variant"], s["variant"]), s["reason"])
+        where.setdefault(key, []).append(f"{s['db']} {label(s['operation'])} N = {s['n']:,}")
+    return [
+        f"{variant} ({'; '.join(places)}): {reason}" for (variant, reason), places in where.items()
+    ]

@@ -56,8 +56,10 @@ WATCHED = "amount"
 try:
     from django_lifecycle import AFTER_UPDATE, BEFORE_UPDATE, LifecycleModelMixin, hook
     from django_lifecycle.conditions import WhenFieldHasChanged
-except ImportError as exc:
-    PEER_PROBLEMS["django-lifecycle"] = f"not installed (pip install -e '.[bench]'): {exc}"
+except Exception as exc:  # Missing, or broken on this Django: reported, not fatal.
+    PEER_PROBLEMS["django-lifecycle"] = (
+        f"not importable (pip install -e '.[bench]'): {type(exc).__name__}: {exc}"
+    )
 else:
 
     class LifecycleItem(LifecycleModelMixin, ItemFields):  # type: ignore[misc]
@@ -82,8 +84,11 @@ else:
 
 try:
     from django_bulk_hooks.models import HookModelMixin
-except ImportError as exc:
-    PEER_PROBLEMS["django-bulk-hooks"] = f"not installed (pip install -e '.[bench]'): {exc}"
+except Exception as exc:  # Missing, or broken on this Django: reported, not fatal.
+    PEER_PROBLEMS["django-bulk-hooks"] = (
+        "not importable (django-bulk-hooks 0.4 needs Django < 6.0 and Python ≥ 3.11; `make bench` "
+        f"installs it where it fits): {type(exc).__name__}: {exc}"
+    )
 else:
 
     class BulkHooksItem(HookModelMixin, ItemFields):  # type: ignore[misc]
