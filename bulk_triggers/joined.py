@@ -23,6 +23,8 @@ __all__ = ["JoinedUpdate", "assignable", "field_preparer", "joinable", "supporte
 # bounds the statement's size instead (its packet must fit max_allowed_packet).
 # PostgreSQL's (65,535 per statement) is never near: it gets one array per column.
 _MYSQL_MAX_PARAMS = 65535
+# What Django before 6.1 assumes of any SQLite.
+_SQLITE_OLD_LIMIT = 999
 # UPDATE … FROM arrived in SQLite 3.33.
 _SQLITE_UPDATE_FROM = (3, 33, 0)
 # The alias of the joined values: unlike "v", no model's table is named so.
@@ -119,7 +121,7 @@ class JoinedUpdate:
             if has_placeholder(field) and _own_placeholder(field, b"", connection) != "%s"
         ]
         self.width = len(self.placeholders)
-        limit = connection.features.max_query_params or _MYSQL_MAX_PARAMS
+        limit = _parameter_limit(connection)
         arrays = connection.vendor == "postgresql"  # one parameter per column
         self.rows_per_statement = None if arrays else max(limit // self.width, 1)
 
@@ -247,6 +249,22 @@ def _placeholder(field: Any, connection: BaseDatabaseWrapper) -> str:
     if connection.vendor == "sqlite" and field.get_internal_type() == "DecimalField":
         return "CAST(%s AS NUMERIC)"
     return "%s"
+
+
+def _parameter_limit(connection: BaseDatabaseWrapper) -> int:
+    """Return how many parameters one statement may bind.
+
+    Django before 6.1 says 999 for SQLite, its limit before 3.32; the connection knows
+    its own (32,766 by default since), which keeps a chunk of update() in one statement.
+    """
+    limit = connection.features.max_query_params
+    if connection.vendor == "sqlite" and limit == _SQLITE_OLD_LIMIT:
+        connection.ensure_connection()
+        getlimit = getattr(connection.connection, "getlimit", None)  # Python 3.11+
+        number = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", None)
+        if getlimit is not None and number is not None:
+            return int(getlimit(number))
+    return int(limit or _MYSQL_MAX_PARAMS)
 
 
 def _assigned(field: Any, connection: BaseDatabaseWrapper) -> str:
