@@ -1,10 +1,11 @@
 """The joined UPDATE that writes many rows in one statement, per vendor.
 
 ``UPDATE … FROM unnest(%s::type[], …)`` on PostgreSQL, ``UPDATE … FROM (VALUES …)`` on
-SQLite ≥ 3.33, a ``UNION ALL`` derived table on MariaDB/MySQL: each row found by its
-primary key, each column set from the joined values. Callers decide what the values are
-(:mod:`bulk_triggers.writes` for ``bulk_update()``, :mod:`bulk_triggers.update_write` for
-``update()``) and that the statement stores what Django's would.
+SQLite ≥ 3.33, a derived table of ``VALUES`` on MariaDB (of ``UNION ALL`` on MySQL): each
+row found by its primary key, each column set from the joined values. Callers decide what
+the values are (:mod:`bulk_triggers.writes` for ``bulk_update()``,
+:mod:`bulk_triggers.update_write` for ``update()``) and that the statement stores what
+Django's would.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _SQLITE_OLD_LIMIT = 999
 _SQLITE_UPDATE_FROM = (3, 33, 0)
 # The alias of the joined values: unlike "v", no model's table is named so.
 _VALUES = "bulk_triggers_values"
+_ROWS = "bulk_triggers_rows"
 # PostgreSQL types whose modifier an assignment applies as Django's UPDATE does (raising
 # for a too long string, rounding a number): the array is cast without it.
 _UNMODIFIED = re.compile(r"^(varchar|numeric)\(.*\)$")
@@ -155,6 +157,8 @@ class JoinedUpdate:
             placeholders = [self._row_placeholders(row) for row in rows]
         if vendor == "sqlite":
             return self._sqlite(placeholders), params
+        if getattr(self.connection, "mysql_is_mariadb", False):
+            return self._mariadb(placeholders), params
         return self._mysql(placeholders), params
 
     def _row_placeholders(self, row: Sequence[Any]) -> list[str]:
@@ -194,8 +198,20 @@ class JoinedUpdate:
             f"WHERE {self.table}.{self.pk_column} = {_VALUES}.column1"
         )
 
+    def _mariadb(self, placeholders: list[list[str]]) -> str:
+        # VALUES cannot name its columns in a derived table, but a CTE's column list can;
+        # MariaDB parses a list of rows about twice as fast as as many UNION ALL SELECTs.
+        values = ", ".join(_joined(row) for row in placeholders)
+        columns = ", ".join(self.aliases)
+        derived = f"WITH {_ROWS} ({columns}) AS (VALUES {values}) SELECT * FROM {_ROWS}"
+        return (
+            f"UPDATE ({derived}) AS {_VALUES} STRAIGHT_JOIN {self.table} "
+            f"FORCE INDEX (PRIMARY) ON {self._where()} "
+            f"SET {self._assignments(self.table + '.')}"
+        )
+
     def _mysql(self, placeholders: list[list[str]]) -> str:
-        # MariaDB's VALUES cannot name its columns in a derived table: the first SELECT does.
+        # MySQL's VALUES needs ROW(…) and cannot name its columns: the first SELECT does.
         first, *rest = placeholders
         selects = [", ".join(f"{p} AS {a}" for p, a in zip(first, self.aliases, strict=True))]
         selects.extend(", ".join(row) for row in rest)

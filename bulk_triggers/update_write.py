@@ -57,6 +57,7 @@ def write_chunk(
     connection = connections[target.db]
     pk_attname = model._meta.pk.attname
     fixed = frozenset(written)
+    literal = not any(hasattr(value, "resolve_expression") for value in values.values())
     # Rows are grouped by the columns they write and by which of update()'s values a
     # trigger replaced: a column then holds carried values only, or set ones only
     # (psycopg cannot put Django's Int4(7) and a plain 7 in one array).
@@ -65,14 +66,17 @@ def write_chunk(
     for entry in rows:
         row, stored, change, _ = entry
         names = fixed | change
-        if row.pk == stored.pk and pk_attname not in names:
+        if row.__dict__[pk_attname] == stored.__dict__[pk_attname] and pk_attname not in names:
             groups[names, fixed & change].append(entry)
         else:  # bulk_update() cannot move a row to another primary key.
             moved.append((stored.pk, {name: row.__dict__[name] for name in names}))
     updated = 0
     for (names, _), group in groups.items():
         fields = [model._meta.get_field(name) for name in sorted(names)]
-        if _carries(model, fields, group, connection):
+        if literal and names == fixed and not any(change for _, _, change, _ in group):
+            # Django's own UPDATE of literals evaluates nothing, and is the cheapest.
+            updated += _by_expression(target, values, sorted(names), group)
+        elif _carries(model, fields, group, connection):
             updated += _joined(model, fields, written, group, connection)
         else:
             updated += _by_expression(target, values, sorted(names), group)
@@ -113,8 +117,15 @@ def _joined(
     position = {name: n for n, name in enumerate(written)}
     prepare_pk = model._meta.pk.get_db_prep_value
     preparers = [(field.attname, field_preparer(field, connection)) for field in fields]
+    pk_attname = model._meta.pk.attname
+    # Columns in the statement's order: where each row's update() value sits in carried.
+    plain = [position[field.attname] for field in fields] if len(fields) == len(written) else None
     params = []
     for row, stored, change, carried in group:
+        key = prepare_pk(stored.__dict__[pk_attname], connection)
+        if plain is not None and not change:
+            params.append([key, *[carried[n] for n in plain]])
+            continue
         if change:
             row._prepare_related_fields_for_save(
                 operation_name="bulk_update", fields=[f for f in fields if f.attname in change]
@@ -122,7 +133,7 @@ def _joined(
         values = row.__dict__
         params.append(
             [
-                prepare_pk(stored.pk, connection),
+                key,
                 *(
                     carried[position[name]]
                     if name in position and name not in change

@@ -3,8 +3,8 @@
 Django's ``bulk_update()`` writes ``UPDATE … SET f = CASE WHEN pk = 1 THEN … END WHERE pk
 IN (…)``: Python and SQL work per row that grows with the batch. Here each batch is one
 ``UPDATE`` joined against a list of values (``UPDATE … FROM unnest(%s::type[], …)`` on
-PostgreSQL, ``UPDATE … FROM (VALUES …)`` on SQLite ≥ 3.33, a ``UNION ALL`` derived table
-on MariaDB/MySQL, built by :mod:`bulk_triggers.joined`), with Django's own batches, its
+PostgreSQL, ``UPDATE … FROM (VALUES …)`` on SQLite ≥ 3.33, a derived table on
+MariaDB/MySQL, built by :mod:`bulk_triggers.joined`), with Django's own batches, its
 own ``get_db_prep_save()`` parameters and the casts its CASE carries, so that every row
 stores what Django's statement would have stored.
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "tests.tasksapp",
     "django_tasks_db",
     "tests.perfapp",
+    "tests.upwriteapp",
     "tests.toolbarapp",
     "tests.conformapp",
     "shop",
