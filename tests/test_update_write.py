@@ -102,7 +102,9 @@ EXPRESSIONS: dict[str, Values] = {
     "binary": lambda: {
         "binary": Coalesce("binary", Value(b"\x02", output_field=models.BinaryField()))
     },
-    "flag": lambda: {"flag": ExpressionWrapper(Q(number__gt=0), output_field=models.BooleanField())},
+    "flag": lambda: {
+        "flag": ExpressionWrapper(Q(number__gt=0), output_field=models.BooleanField())
+    },
     "char": lambda: {"char": Upper("char")},
     "day": lambda: {"day": Coalesce("day", Value(datetime.date(2000, 1, 1)))},
     "moment": lambda: {"moment": F("moment") + datetime.timedelta(hours=1, microseconds=1)},
@@ -224,9 +226,7 @@ def test_volatile_expression_is_what_triggers_see(using: str, chunked: None) -> 
     stored = dict(UwPlain.objects.values_list("pk", "ratio"))
     for stage in ("before", "after"):
         seen = {
-            row["id"]: row["ratio"]
-            for call in rec.of(stage, "update")
-            for row in call.new or []
+            row["id"]: row["ratio"] for call in rec.of(stage, "update") for row in call.new or []
         }
         assert seen == stored
     assert len(set(stored.values())) == ROWS

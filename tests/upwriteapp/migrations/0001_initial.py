@@ -2,8 +2,9 @@
 
 import django.db.models.deletion
 import django.db.models.functions.text
-import tests.upwriteapp.models
 from django.db import migrations, models
+
+import tests.upwriteapp.models
 
 
 class Migration(migrations.Migration):
