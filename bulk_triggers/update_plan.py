@@ -94,16 +94,7 @@ class UpdatePlan:
             (index, width + n, converters(expression, connection))
             for n, (index, expression) in enumerate(self.computed.items())
         ]
-        literals = {
-            index: literal_param(self.model._meta.concrete_fields[index], value, connection)
-            for index, value in zip(self.indexes, self.values.values(), strict=True)
-            if index not in self.computed
-        }
-        order = {index: width + n for n, index in enumerate(self.computed)}
-        carry = [
-            (False, order[index]) if index in order else (True, literals[index])
-            for index in self.indexes
-        ]
+        carry = self._carry(width, connection)
         build = row_builder(self.model, using, self.attnames)
         plain = builds_plainly(self.model)
         mutable = mutable_indexes(self.model, self.attnames, rows[0]) if rows else []
@@ -127,6 +118,20 @@ class UpdatePlan:
             old.append(build(stored))
             new.append(self._new_row(build, stored, values, plain))
         return new, old, Snapshot(self.attnames, planned)
+
+    def _carry(self, width: int, connection: Any) -> list[tuple[bool, Any]]:
+        """Return, per written field, its parameter (True, literal) or place in a row (False).
+
+        A literal is bound as Django's UPDATE binds it; a computed value as selected.
+        """
+        fields = self.model._meta.concrete_fields
+        place = {index: width + n for n, index in enumerate(self.computed)}
+        return [
+            (False, place[index])
+            if index in place
+            else (True, literal_param(fields[index], value, connection))
+            for index, value in zip(self.indexes, self.values.values(), strict=True)
+        ]
 
     def _new_row(
         self,
