@@ -56,6 +56,7 @@ def write_chunk(
     model = target.model
     connection = connections[target.db]
     pk_attname = model._meta.pk.attname
+    composite = getattr(model._meta, "is_composite_pk", False)
     fixed = frozenset(written)
     literal = not any(hasattr(value, "resolve_expression") for value in values.values())
     # Rows are grouped by the columns they write and by which of update()'s values a
@@ -66,7 +67,9 @@ def write_chunk(
     for entry in rows:
         row, stored, change, _ = entry
         names = fixed | change
-        if row.__dict__[pk_attname] == stored.__dict__[pk_attname] and pk_attname not in names:
+        # A composite key's values are its fields': only .pk gathers them.
+        kept = row.pk == stored.pk if composite else row.__dict__[pk_attname] == stored.pk
+        if kept and pk_attname not in names:
             groups[names, fixed & change].append(entry)
         else:  # bulk_update() cannot move a row to another primary key.
             moved.append((stored.pk, {name: row.__dict__[name] for name in names}))
