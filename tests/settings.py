@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tests.perfapp",
     "tests.wiringapp",
+    "tests.upwriteapp",
     "tests.toolbarapp",
     "tests.conformapp",
     "shop",
