@@ -38,6 +38,7 @@ from django.db.models.deletion import (
 from django.db.models.signals import class_prepared
 
 from bulk_triggers.deletion_collector import TriggerCollector, concrete, triggers_of
+from bulk_triggers.deletion_returning import delete_returning
 from bulk_triggers.deletion_updates import plan_updates
 from bulk_triggers.dispatch import Dispatch, chunks
 from bulk_triggers.registry import registry
@@ -121,8 +122,13 @@ def delete_queryset(queryset: models.QuerySet[Any], using: str) -> tuple[int, di
 
     The rows are read in locked chunks of ``CHUNK_SIZE``; each chunk is collected, with
     its cascades, by a collector of its own, then dispatched and deleted, so memory is
-    bounded by what one chunk reaches. The counts are summed in Django's form.
+    bounded by what one chunk reaches. The counts are summed in Django's form. Where
+    only after triggers run and Django would fast-delete, each chunk is instead one
+    ``DELETE … RETURNING`` (:mod:`bulk_triggers.deletion_returning`).
     """
+    returned = delete_returning(queryset, using)
+    if returned is not None:
+        return returned
     model = queryset.model
     attnames = [field.attname for field in model._meta.concrete_fields]
     build = row_builder(model, using, attnames)
@@ -164,8 +170,9 @@ def _run(
 ) -> tuple[int, dict[str, int]]:
     """Run the before stages, the collector's writes, the updates' changes, the after stages."""
     using = collector.using
+    keep = collector.origin if isinstance(collector.origin, models.Model) else None
     collector.sort()
-    deletes = _deletes(collector, stored)
+    deletes = _deletes(collector, stored, collector.left_alone(keep))
     gone = {
         (concrete(model), obj.pk)
         for model, instances in collector.data.items()
@@ -177,7 +184,7 @@ def _run(
     for dispatch, rows in deletes:
         for chunk in chunks(rows):
             dispatch.before(None, chunk)
-    collector.keep_fast(collector.origin if isinstance(collector.origin, models.Model) else None)
+    collector.keep_fast(keep)
     result: tuple[int, dict[str, int]] = collector.delete()
     for update in updates:
         update.write(using)
@@ -190,13 +197,16 @@ def _run(
 
 
 def _deletes(
-    collector: Collector, stored: dict[int, models.Model | None]
+    collector: Collector,
+    stored: dict[int, models.Model | None],
+    untouched: set[type[models.Model]],
 ) -> list[tuple[Dispatch, Rows]]:
     """Return, per model with delete triggers, the dispatch and the rows it receives.
 
     Rows are detached copies (the collector clears the primary keys of its instances
-    after deleting). The parent rows of collected multi-table children are left out:
-    they fire through the child's dispatch, with the child instances.
+    after deleting), except those of ``untouched`` models, whose instances the collector
+    only reads. The parent rows of collected multi-table children are left out: they
+    fire through the child's dispatch, with the child instances.
     """
     parts = _parent_parts(collector.data)
     plan = []
@@ -209,11 +219,12 @@ def _deletes(
         if not triggers:
             continue
         skip = parts.get(concrete(model), set())
+        detach = model not in untouched
         rows: Rows = []
         for obj in sorted(instances, key=attrgetter("pk")):
             row = stored.get(id(obj), obj)
             if row is not None and obj.pk not in skip:
-                rows.append(clone(row) if row is obj else row)
+                rows.append(clone(row) if detach and row is obj else row)
         if rows:
             dispatch = Dispatch(
                 model,
