@@ -179,12 +179,14 @@ def _run(
         for obj in instances
     }
     updates = plan_updates(collector, gone, triggers_of)
+    # The fast deletes take their keys now: the before triggers receive these very
+    # instances (uncopied) and must not be able to redirect the delete by changing them.
+    collector.keep_fast(keep)
     for update in updates:
         update.before()
     for dispatch, rows in deletes:
         for chunk in chunks(rows):
             dispatch.before(None, chunk)
-    collector.keep_fast(keep)
     result: tuple[int, dict[str, int]] = collector.delete()
     for update in updates:
         update.write(using)

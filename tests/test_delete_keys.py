@@ -165,3 +165,20 @@ def test_delete_waits_on_an_uncommitted_insert_only_where_django_does(
     if not ours:
         assert results == [(3, {"delretapp.DelRow": 3})]
         assert len(rec.column("after", "delete", "id", "old")) == 3
+
+
+def test_before_trigger_changing_a_key_does_not_redirect_the_delete(
+    using: str, settings: Any
+) -> None:
+    """With PROTECT_OLD off, a before trigger that changes ``old[0].pk`` deletes what was loaded."""
+    settings.BULK_TRIGGERS = {"PROTECT_OLD": False}
+    with bypass():
+        rows = DelRow.objects.bulk_create(DelRow(note=n) for n in ("go", "go", "stay"))
+    stay = rows[2].pk
+
+    def redirect(old: list[DelRow]) -> None:
+        old[0].pk = stay
+
+    record(DelRow, stages=["before"], events=["delete"], hooks={("before", "delete"): redirect})
+    assert DelRow.objects.filter(note="go").delete() == (2, {"delretapp.DelRow": 2})
+    assert list(DelRow.objects.values_list("pk", flat=True)) == [stay]
