@@ -9,12 +9,22 @@ from typing import Any
 
 import pytest
 from django.db import connections, models
+from django.db.models import F
 from django.db.models.signals import post_delete
 from django.test.utils import CaptureQueriesContext
 
 from bulk_triggers import IsEqual, bypass
 from bulk_triggers.deletion_returning import returns_deleted_rows
-from tests.delretapp.models import DelHolder, DelKept, DelOwner, DelPart, DelRow, DelTarget, DelTwin
+from tests.delretapp.models import (
+    DelHolder,
+    DelKept,
+    DelOwner,
+    DelPart,
+    DelRow,
+    DelRowProxy,
+    DelTarget,
+    DelTwin,
+)
 from tests.recorder import record
 
 CHUNK = 4
@@ -257,3 +267,53 @@ def test_bypassed_triggers_delete_as_django(using: str) -> None:
     with bypass():
         assert DelRow.objects.all().delete() == (3, {"delretapp.DelRow": 3})
     assert rec.calls == []
+
+
+def test_proxy_keeps_its_label_and_triggers(using: str) -> None:
+    """Through a proxy: the proxy's label, as Django counts it, and the proxy's triggers."""
+    stored = _fill(DelRow, 3)
+    rec = record(DelRowProxy, stages=["after"], events=["delete"])
+    with CaptureQueriesContext(connections[using]) as queries:
+        assert DelRowProxy.objects.all().delete() == (3, {"delretapp.DelRowProxy": 3})
+    assert all("RETURNING" in sql for sql in _deletes(queries))
+    assert rec.column("after", "delete", "id", "old") == [row["id"] for row in stored]
+    assert all(type(obj) is DelRowProxy for obj in rec.calls[0].old_objects or [])
+
+
+def test_filter_on_an_annotation(using: str) -> None:
+    """A filter on an annotation of the row's own columns is compiled into the DELETE."""
+    stored = _fill(DelRow, 6)
+    rec = record(DelRow, stages=["after"], events=["delete"])
+    queryset = DelRow.objects.alias(double=F("amount") * 2).filter(double__gt=Decimal("4"))
+    expected = [row["id"] for row in stored if row["amount"] is not None and row["amount"] > 2]
+    with CaptureQueriesContext(connections[using]) as queries:
+        assert queryset.delete() == (len(expected), {"delretapp.DelRow": len(expected)})
+    assert all("RETURNING" in sql for sql in _deletes(queries))
+    assert rec.column("after", "delete", "id", "old") == expected
+
+
+def test_joined_filter_takes_the_collectors_path(using: str) -> None:
+    """A filter through a relation joins another table: rows are read first."""
+    stored = _fill(DelRow, 6)
+    target = DelTarget.objects.get(code="a").pk
+    expected = [row["id"] for row in stored if row["target_id"] == target]
+    rec = record(DelRow, stages=["after"], events=["delete"])
+    with CaptureQueriesContext(connections[using]) as queries:
+        result = DelRow.objects.filter(target__code="a").delete()
+    assert result == (len(expected), {"delretapp.DelRow": len(expected)})
+    assert not any("RETURNING" in q["sql"] for q in queries.captured_queries)
+    assert rec.column("after", "delete", "id", "old") == expected
+
+
+def test_after_trigger_error_undoes_every_chunk(using: str, chunked: None) -> None:
+    """An exception from the after stage of the last chunk leaves every row in place."""
+    stored = _fill(DelRow, 10)
+
+    def fail_on_last(old: list[DelRow]) -> None:
+        if len(old) < CHUNK:
+            raise RuntimeError("refused")
+
+    record(DelRow, stages=["after"], events=["delete"], hooks={("after", "delete"): fail_on_last})
+    with pytest.raises(RuntimeError, match="refused"):
+        DelRow.objects.all().delete()
+    assert [_values(row) for row in DelRow.objects.order_by("pk")] == stored

@@ -71,3 +71,10 @@ class DelHolder(models.Model):
     """Points at ``DelKept`` with ``SET_NULL``."""
 
     kept = models.ForeignKey(DelKept, null=True, on_delete=models.SET_NULL)
+
+
+class DelRowProxy(DelRow):
+    """A proxy: its triggers and its label are its own."""
+
+    class Meta:
+        proxy = True
