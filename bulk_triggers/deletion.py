@@ -38,7 +38,7 @@ from django.db.models.deletion import (
 from django.db.models.signals import class_prepared
 
 from bulk_triggers.deletion_collector import TriggerCollector, concrete, triggers_of
-from bulk_triggers.deletion_returning import delete_returning
+from bulk_triggers.deletion_returning import delete_loaded, delete_returning
 from bulk_triggers.deletion_updates import plan_updates
 from bulk_triggers.dispatch import Dispatch, chunks
 from bulk_triggers.registry import registry
@@ -123,12 +123,14 @@ def delete_queryset(queryset: models.QuerySet[Any], using: str) -> tuple[int, di
     The rows are read in locked chunks of ``CHUNK_SIZE``; each chunk is collected, with
     its cascades, by a collector of its own, then dispatched and deleted, so memory is
     bounded by what one chunk reaches. The counts are summed in Django's form. Where
-    only after triggers run and Django would fast-delete, each chunk is instead one
-    ``DELETE … RETURNING`` (:mod:`bulk_triggers.deletion_returning`).
+    Django would fast-delete, no collector is needed, and with only after triggers each
+    chunk is one ``DELETE … RETURNING`` (:mod:`bulk_triggers.deletion_returning`).
     """
-    returned = delete_returning(queryset, using)
-    if returned is not None:
-        return returned
+    done = delete_returning(queryset, using)
+    if done is None:
+        done = delete_loaded(queryset, using)
+    if done is not None:
+        return done
     model = queryset.model
     attnames = [field.attname for field in model._meta.concrete_fields]
     build = row_builder(model, using, attnames)

@@ -1,14 +1,17 @@
-"""``QuerySet.delete()`` with after triggers only: one ``DELETE … RETURNING`` per chunk.
+"""``QuerySet.delete()`` of a model Django fast-deletes: no collector, and no read when it can.
 
 Where Django itself would fast-delete the queryset (one ``DELETE`` statement, no rows
-loaded) and the model's delete triggers have no before stage, nothing needs the rows
-before they go: each chunk is deleted by one statement that returns the deleted rows'
-columns, and the after stage receives instances built from exactly those rows. The
-chunk is the next ``CHUNK_SIZE`` rows of the filter in primary key order (locked in
-that order on PostgreSQL, as :func:`~bulk_triggers.keyset.in_chunks` locks them).
+loaded), nothing but the model's own triggers can fire, and the collector would only
+hold the rows: :func:`delete_loaded` reads each chunk, runs the before stage, deletes
+the keys it read and runs the after stage. When the delete triggers have no before
+stage either, :func:`delete_returning` reads nothing before the write: each chunk is
+deleted by one statement that returns the deleted rows' columns, and the after stage
+receives instances built from exactly those rows. The chunk is the next ``CHUNK_SIZE``
+rows of the filter in primary key order (locked in that order on PostgreSQL, as
+:func:`~bulk_triggers.keyset.in_chunks` locks them).
 
-:func:`delete_returning` returns None wherever this is not exact, and the caller takes
-the collector's path; each reason is stated where it is checked.
+Both return None wherever they would not be exact, and the caller takes the
+collector's path; each reason is stated where it is checked.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from django.db import connections, models, transaction
 from bulk_triggers import conf
 from bulk_triggers.deletion_collector import TriggerCollector, triggers_of
 from bulk_triggers.dispatch import Dispatch
+from bulk_triggers.key_arrays import with_keys
 from bulk_triggers.related import path_names
-from bulk_triggers.rows import reads_beyond_row, row_builder, selection
+from bulk_triggers.rows import in_chunks, reads_beyond_row, row_builder, selection
 
-__all__ = ["delete_returning", "returns_deleted_rows"]
+__all__ = ["delete_loaded", "delete_returning", "returns_deleted_rows"]
 
 # Keys whose order Python and every database agree on, so the next chunk can start
 # after the largest key returned (RETURNING gives rows in no promised order).
@@ -108,6 +112,37 @@ def delete_returning(
             total += len(chunk)
             dispatch.before(None, chunk)  # No before method: counts rows for add_error().
             dispatch.after(None, chunk)
+    return total, ({model._meta.label: total} if total else {})
+
+
+def delete_loaded(queryset: models.QuerySet[Any], using: str) -> tuple[int, dict[str, int]] | None:
+    """Delete ``queryset``, whose model Django fast-deletes, chunk by chunk with triggers.
+
+    What the collector's path does for such a model (a locked read of the chunk, the
+    before stage, a delete of exactly the keys read, the after stage), without building
+    a collector per chunk: Django's would collect the rows and nothing else. The keys
+    are taken before the before stage, so a trigger changing ``old`` cannot redirect
+    the delete; on PostgreSQL they are one array parameter (``pk = ANY(%s)``). Returns
+    None (having done nothing) when the collector's path must run instead.
+    """
+    model = queryset.model
+    triggers = triggers_of(model, "delete")
+    if not triggers or len(model._meta.pk_fields) != 1:
+        return None
+    if not _fast_for_django(queryset, using):
+        return None
+    attnames = [field.attname for field in model._meta.concrete_fields]
+    build = row_builder(model, using, attnames)
+    plain: models.QuerySet[Any] = models.QuerySet(model=model, using=using)
+    dispatch = Dispatch(model, "delete", using, triggers, operation="delete")
+    total = 0
+    with transaction.atomic(using=using):
+        for rows in in_chunks(selection(queryset, using).values_list(*attnames)):
+            old = [build(row) for row in rows]
+            keys = [obj.pk for obj in old]
+            dispatch.before(None, old)
+            total += with_keys(plain, keys)._raw_delete(using)
+            dispatch.after(None, old)
     return total, ({model._meta.label: total} if total else {})
 
 

@@ -242,7 +242,7 @@ def test_signal_receivers_take_the_collectors_path(using: str, receiver: list[An
     assert sorted(receiver) == [row["id"] for row in stored]
 
 
-def test_before_triggers_take_the_collectors_path(using: str) -> None:
+def test_before_triggers_read_the_rows_first(using: str) -> None:
     """A before stage must see the rows first: they are read, then deleted."""
     _fill(DelRow, 3)
     rec = record(DelRow, stages=["before", "after"], events=["delete"])
