@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "tests.perfapp",
     "tests.wiringapp",
     "tests.upwriteapp",
+    "tests.delretapp",
     "tests.toolbarapp",
     "tests.conformapp",
     "shop",
