@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import models, router, transaction
 
+from bulk_triggers import loaded
 from bulk_triggers.computed import pending, read_back
 from bulk_triggers.deletion import delete_instance_rows, may_fire
 from bulk_triggers.dispatch import Dispatch, triggers_for
@@ -36,6 +37,8 @@ def save_instance(
     instance whose primary key has a default insert; otherwise the stored row decides.
     """
     model = type(instance)
+    # Taken off first: only a save that knows the stored values after it sets one again.
+    captured = loaded.take(instance)
     creating = triggers_for(model, "create")
     updating = triggers_for(model, "update")
     if not creating and not updating:
@@ -60,6 +63,13 @@ def save_instance(
         # Loaded rows are updated, as Django assumes; only a new instance with an explicit
         # primary key needs the lookup to know whether Django will insert it.
         return save(**options)
+    if captured is not None and updating:
+        old = loaded.old_row(instance, using, captured)
+        if old is not None:
+            with transaction.atomic(using=using):
+                result = _save_existing(instance, old, save, options, updating)
+            loaded.keep(instance, old, options.get("update_fields"))
+            return result
     return _save_as_stored(instance, save, options, creating, updating)
 
 
@@ -83,7 +93,10 @@ def _save_as_stored(
             return _save_new(instance, save, options, creating)
         if not updating:
             return save(**options)
-        return _save_existing(instance, old, save, options, updating)
+        result = _save_existing(instance, old, save, options, updating)
+    if loaded.enabled():
+        loaded.keep(instance, old, options.get("update_fields"))
+    return result
 
 
 def _django_refuses(instance: models.Model, options: dict[str, Any]) -> bool:
