@@ -149,7 +149,7 @@ def _as_stored(field: models.Field[Any, Any], now: Any, was: Any) -> Any:
     if not type(field).__module__.startswith("django."):
         return MISSING  # A custom field may store something else than it holds.
     if type(was) is decimal.Decimal and type(now) in (int, decimal.Decimal):
-        return _decimal(decimal.Decimal(now), getattr(field, "decimal_places", None))
+        return _decimal(decimal.Decimal(now), field)
     if was is MISSING or now is MISSING or type(now) is not type(was):
         return MISSING
     if isinstance(now, (datetime.datetime, datetime.time)):
@@ -159,13 +159,17 @@ def _as_stored(field: models.Field[Any, Any], now: Any, was: Any) -> Any:
     return now
 
 
-def _decimal(value: decimal.Decimal, places: int | None) -> Any:
-    """Return ``value`` as loaded from a column with ``places`` decimals, or MISSING.
+def _decimal(value: decimal.Decimal, field: Any) -> Any:
+    """Return ``value`` as a ``DecimalField`` column gives it back, or MISSING.
 
-    A value with more places than the column is rounded by the database: unknown here.
+    A value with more places than the column is rounded by the database, and SQLite keeps
+    more than 15 digits only approximately: neither is known here.
     """
+    places, digits = getattr(field, "decimal_places", None), getattr(field, "max_digits", None)
     exponent = value.as_tuple().exponent
-    if places is None or not isinstance(exponent, int) or exponent < -places:
+    if places is None or digits is None or digits > 15 or not isinstance(exponent, int):
+        return MISSING
+    if exponent < -places:
         return MISSING
     return value.quantize(decimal.Decimal(1).scaleb(-places))
 

@@ -176,6 +176,17 @@ def test_stale_under_concurrent_write(using: str, from_load: bool) -> None:
     assert _old(recorder, "amount") == (1 if from_load else 99)
 
 
+def test_stale_after_bulk_update_of_the_instance(using: str, on: None) -> None:
+    """bulk_update() does not refresh the kept values: the next save's old is the load."""
+    recorder = _recorder()
+    row = _seed(using)
+    row.amount = 5
+    Item.objects.bulk_update([row], ["amount"])
+    row.amount = 6
+    row.save()
+    assert _old(recorder, "amount") == 1  # As documented; the stored value was 5.
+
+
 def test_select_for_update_load_is_exact(using: str, on: None) -> None:
     """A row loaded with select_for_update() in the save's transaction gives the exact old."""
     recorder = _recorder()
