@@ -21,11 +21,13 @@ from collections.abc import Collection, Sequence
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.db import models
+from django.db.models.fields.files import FieldFile
 
 from bulk_triggers import conf
 from bulk_triggers.rows import row_builder
-from bulk_triggers.snapshot import MISSING, attname, copy_value
+from bulk_triggers.snapshot import MISSING, attname, copy_value, structured_attnames
 
 _KEY = "bulk_triggers_loaded"
 _SETTING = "SAVE_OLD_FROM_LOAD"
@@ -38,6 +40,19 @@ _IMMUTABLE = frozenset(
         "IntegerField", "PositiveBigIntegerField", "PositiveIntegerField",
         "PositiveSmallIntegerField", "SlugField", "SmallIntegerField", "TextField",
         "TimeField", "UUIDField", "ForeignKey", "OneToOneField",
+    }
+)  # fmt: skip
+# Django's own fields that store a value of the type they were loaded with as it is (not
+# normalised, as GenericIPAddressField does, nor wrapped, as FileField does). Decimal and
+# JSON values are checked further; any other field's saved value is read back.
+_STORED_AS_HELD = frozenset(
+    {
+        "AutoField", "BigAutoField", "SmallAutoField", "BigIntegerField", "BooleanField",
+        "CharField", "DateField", "DateTimeField", "DecimalField", "DurationField",
+        "FilePathField", "FloatField", "IntegerField", "PositiveBigIntegerField",
+        "PositiveIntegerField", "PositiveSmallIntegerField", "SlugField",
+        "SmallIntegerField", "TextField", "TimeField", "UUIDField", "ForeignKey",
+        "OneToOneField", "BinaryField", "JSONField", "FileField",
     }
 )  # fmt: skip
 
@@ -113,16 +128,23 @@ def old_row(instance: models.Model, using: str, captured: Sequence[Any]) -> mode
         if current.get(name, MISSING) != captured[index]:
             return None
     attnames = [field.attname for field in model._meta.concrete_fields]
-    return row_builder(model, using, attnames)(_copied(model, captured))
+    # No copy: the capture was taken off the instance; keep() makes the next one.
+    return row_builder(model, using, attnames)(captured)
 
 
-def keep(instance: models.Model, old: models.Model, written: Sequence[str] | None) -> None:
+def keep(
+    instance: models.Model,
+    old: models.Model,
+    written: Sequence[str] | None,
+    computed: dict[str, Any],
+) -> None:
     """Set the capture after a save that updated the row ``old`` with ``written`` fields.
 
-    Fields not written keep the stored value; written ones take the instance's value where
-    the database stores exactly that value, and are missing otherwise (an expression, a
-    type the database converts, a custom field, a generated field), so that the next save
-    reads the row.
+    ``computed`` holds the values the database computed, as read back after the write
+    (generated columns, expressions). Other fields not written keep the stored value;
+    written ones take the instance's value where the database stores exactly that value,
+    and are missing otherwise (a type the database converts, a rounded decimal, a custom
+    field), so that the next save reads the row.
     """
     model = type(instance)
     names = None if written is None else {attname(model, name) for name in written}
@@ -131,13 +153,24 @@ def keep(instance: models.Model, old: models.Model, written: Sequence[str] | Non
     for field in model._meta.concrete_fields:
         name = field.attname
         was = stored.get(name, MISSING)
-        if getattr(field, "generated", False):
-            values.append(MISSING)  # Computed by the database from what was just written.
+        if name in computed:
+            values.append(_read_back(computed[name]))
+        elif getattr(field, "generated", False):
+            values.append(MISSING)  # Not read back: unknown.
         elif names is not None and name not in names and not field.primary_key:
             values.append(was)
         else:
             values.append(_as_stored(field, current.get(name, MISSING), was))
     instance._state.__dict__[_KEY] = _copied(model, values)
+
+
+def _read_back(value: Any) -> Any:
+    """Return a value read back after the write, or MISSING if it was not read after all."""
+    if value is MISSING or hasattr(value, "resolve_expression"):
+        return MISSING
+    if isinstance(value, datetime.datetime) and value.tzinfo is None and settings.USE_TZ:
+        return MISSING  # Stored aware: this one is the instance's own, not read back.
+    return value
 
 
 def _as_stored(field: models.Field[Any, Any], now: Any, was: Any) -> Any:
@@ -146,8 +179,15 @@ def _as_stored(field: models.Field[Any, Any], now: Any, was: Any) -> Any:
         return now
     if isinstance(now, enum.Enum):
         now = now.value  # Django's choices enums are stored as their value.
-    if not type(field).__module__.startswith("django."):
+    if isinstance(now, FieldFile) and getattr(now, "_committed", False):
+        now = str(now)  # What FileField.get_prep_value() stores: the name, or "".
+    structured = field.attname in structured_attnames(field.model)
+    if type(now) is type(was) and not structured and now == was:
+        return was  # Unchanged since read from the database: stored as it was.
+    if not type(field).__module__.startswith("django.db.models"):
         return MISSING  # A custom field may store something else than it holds.
+    if field.get_internal_type() not in _STORED_AS_HELD:
+        return MISSING
     if type(was) is decimal.Decimal and type(now) in (int, decimal.Decimal):
         return _decimal(decimal.Decimal(now), field)
     if was is MISSING or now is MISSING or type(now) is not type(was):
