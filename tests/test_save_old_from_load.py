@@ -417,3 +417,12 @@ def test_kept_values_are_the_stored_ones(using: str, on: None, field: str) -> No
             _comparable(getattr(stored, n)) for n in names
         ], f"{field} = {value!r}"
     assert min(selects) == 1, "the kept values were never used"
+
+
+def test_mixin_from_db_keeps_old_rows_fast() -> None:
+    """The mixin's from_db() leaves old rows to the direct builder; a model's own does not."""
+    from bulk_triggers.rows import builds_plainly
+    from tests.shapesapp.models import ShFromDbOrder
+
+    assert builds_plainly(Item)
+    assert not builds_plainly(ShFromDbOrder)
