@@ -26,9 +26,11 @@ from benchmarks.databases import reset
 from benchmarks.operations import Operation
 from bulk_triggers.trigger import TriggerMeta
 
-VARIANTS = ("django", "none", "fast", "pair", "ten", "floor")
+VARIANTS = ("django", "none", "fast", "pair", "pair_from_load", "ten", "floor")
 FAST_OPERATIONS = frozenset({"bulk_update"})
 """The operations measured with ``BULK_TRIGGERS["FAST_BULK_UPDATE"]`` on and no trigger."""
+FROM_LOAD_OPERATIONS = frozenset({"save_update"})
+"""The operations measured with ``BULK_TRIGGERS["SAVE_OLD_FROM_LOAD"]`` on, before+after."""
 FAST = 0.05
 """Seconds: when a variant's median is shorter, the operation gets ``FAST_FACTOR`` times
 the rounds, since a few milliseconds are easily disturbed by anything else on the machine."""
@@ -38,6 +40,7 @@ VARIANT_LABELS = {
     "none": "bulk_triggers, no trigger",
     "fast": "bulk_triggers, no trigger, FAST_BULK_UPDATE",
     "pair": "bulk_triggers, before+after",
+    "pair_from_load": "bulk_triggers, before+after, SAVE_OLD_FROM_LOAD",
     "ten": "bulk_triggers, ten triggers",
     "floor": "hand-written floor",
 }
@@ -73,6 +76,7 @@ def variants_of(operation: Operation) -> tuple[str, ...]:
         for v in VARIANTS
         if (v != "floor" or operation.floor is not None)
         and (v != "fast" or operation.name in FAST_OPERATIONS)
+        and (v != "pair_from_load" or operation.name in FROM_LOAD_OPERATIONS)
     )
 
 
@@ -123,18 +127,20 @@ class Runner:
 
     def _once(self, operation: Operation, variant: str, n: int, how: Callable[..., Any]) -> Any:
         model = _model(variant)
-        reset(model, self.using, n if operation.rows_before else 0)
-        data = operation.prepare(model, self.using, n)
         run = operation.floor if variant == "floor" else operation.run
         assert run is not None
-        config = variant if variant in configs.CONFIGS else "none"
-        fast = {"FAST_BULK_UPDATE": variant == "fast"}
-        with (
-            configs.active(self.triggers[config]),
-            override_settings(BULK_TRIGGERS={**settings.BULK_TRIGGERS, **fast}),
-        ):
-            gc.collect()
-            return how(lambda: run(model, self.using, data))
+        config = "pair" if variant == "pair_from_load" else variant
+        config = config if config in configs.CONFIGS else "none"
+        flags = {"FAST_BULK_UPDATE": variant == "fast"}
+        if variant == "pair_from_load":
+            flags["SAVE_OLD_FROM_LOAD"] = True
+        # Around the preparation too: SAVE_OLD_FROM_LOAD keeps values as rows are loaded.
+        with override_settings(BULK_TRIGGERS={**settings.BULK_TRIGGERS, **flags}):
+            reset(model, self.using, n if operation.rows_before else 0)
+            data = operation.prepare(model, self.using, n)
+            with configs.active(self.triggers[config]):
+                gc.collect()
+                return how(lambda: run(model, self.using, data))
 
     def _statements(self, call: Callable[[], object]) -> list[dict[str, str]]:
         """Run ``call`` and return the statements it issued, as ``connection.queries`` has them.

@@ -66,15 +66,25 @@ def _row(data: dict[str, Any], operation: str, variant: str) -> dict[str, Any]:
 
 
 def test_every_operation_has_every_variant(run: dict[str, Any]) -> None:
-    """Each operation has plain Django, three configurations and, where one exists, the floor."""
+    """Each operation has plain Django, three configurations and, where one exists, the floor.
+
+    bulk_update() adds FAST_BULK_UPDATE, the save() loop of loaded rows SAVE_OLD_FROM_LOAD.
+    """
     for operation in OPERATIONS:
         variants = {r["variant"] for r in run["results"] if r["operation"] == operation}
         expected = (
             {"django", "none", "pair", "ten"}
             | ({"floor"} if operation in WITH_FLOOR else set())
             | ({"fast"} if operation == "bulk_update" else set())
+            | ({"pair_from_load"} if operation == "save_update" else set())
         )
         assert variants == expected, operation
+
+
+def test_save_old_from_load_variant_reads_no_row(run: dict[str, Any]) -> None:
+    """The SAVE_OLD_FROM_LOAD variant of the save() loop sends no SELECT; before+after does."""
+    assert "SELECT" not in _row(run, "save_update", "pair_from_load")["statement_kinds"]
+    assert _row(run, "save_update", "pair")["statement_kinds"]["SELECT"] == N
 
 
 def test_rows_have_the_documented_fields(run: dict[str, Any]) -> None:
