@@ -81,6 +81,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="N = 1,000 and three repetitions")
     p.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
     p.add_argument(
+        "--save-old-from-load",
+        action="store_true",
+        help="turn BULK_TRIGGERS['SAVE_OLD_FROM_LOAD'] on: save() takes old from the load",
+    )
+    p.add_argument(
         "--output-dir",
         default="bench-results",
         metavar="DIR",
@@ -129,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     if options.repeat_large < 1:
         parser().error("--repeat-large must be at least 1")
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
+    if options.save_old_from_load:
+        os.environ["BULK_TRIGGERS_BENCH_SAVE_OLD_FROM_LOAD"] = "1"
     import django
 
     django.setup()

@@ -144,17 +144,16 @@ class Runner:
 
     def _once(self, operation: Operation, variant: Variant, n: int, how: Callable[..., Any]) -> Any:
         model = variant.model_class()
-        reset(model, self.using, n if operation.rows_before else 0)
-        data = operation.prepare(model, self.using, n)
         run = operation.floor if variant.floor else operation.run
         assert run is not None
         overrides = {"FAST_BULK_UPDATE": False, **variant.settings}
-        with (
-            configs.active(self.triggers[variant.config]),
-            override_settings(BULK_TRIGGERS={**settings.BULK_TRIGGERS, **overrides}),
-        ):
-            gc.collect()
-            return how(lambda: run(model, self.using, data))
+        # Around the preparation too: SAVE_OLD_FROM_LOAD keeps values as rows are loaded.
+        with override_settings(BULK_TRIGGERS={**settings.BULK_TRIGGERS, **overrides}):
+            reset(model, self.using, n if operation.rows_before else 0)
+            data = operation.prepare(model, self.using, n)
+            with configs.active(self.triggers[variant.config]):
+                gc.collect()
+                return how(lambda: run(model, self.using, data))
 
     def _statements(self, call: Callable[[], object]) -> list[dict[str, str]]:
         """Run ``call`` and return the statements it issued, as ``connection.queries`` has them.

@@ -247,6 +247,7 @@ def machine(command: str, databases: list[str], sizes: Any, repeat: int) -> dict
         "sizes": list(sizes),
         "repeat": repeat,
         "chunk_size": settings.BULK_TRIGGERS["CHUNK_SIZE"],
+        "save_old_from_load": settings.BULK_TRIGGERS["SAVE_OLD_FROM_LOAD"],
         "load_average_start": _load_average(),
     }
 

@@ -26,7 +26,7 @@ PUSHDOWN = 3.0
 PUSHDOWN_OPERATION = "update_pushdown"
 PUSHDOWN_VARIANTS = ("pushdown", "pair")
 """The variant the pushdown target reads: the first of these that the run measured."""
-OURS = {"save_update": ("pair",), "delete": ("pair",)}
+OURS = {"save_update": ("pair_from_load", "pair"), "delete": ("pair",)}
 """The bulk_triggers variant each peer target reads: the first of these that the run measured
 (a variant for an opt-in setting that takes the old values from the load goes in front)."""
 REGRESSION = {"bulk_create": 1.10, "save_create": 1.20}

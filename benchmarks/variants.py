@@ -62,6 +62,13 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant("pair", "bulk_triggers, before+after", "TriggerItem", config="pair"),
         Variant("after", "bulk_triggers, after only", "TriggerItem", config="after"),
+        Variant(
+            "pair_from_load",
+            "bulk_triggers, before+after, SAVE_OLD_FROM_LOAD",
+            "TriggerItem",
+            config="pair",
+            settings={"SAVE_OLD_FROM_LOAD": True},
+        ),
         Variant("ten", "bulk_triggers, ten triggers", "TriggerItem", config="ten"),
         Variant("floor", "hand-written floor", "PlainItem", floor=True),
         Variant(
@@ -87,7 +94,7 @@ OPERATION_VARIANTS: dict[str, tuple[str, ...]] = {
     "update_value": (*_COMMON, "after"),
     "update_f": (*_COMMON, "after"),
     "delete": (*_COMMON, "after", "bulk_hooks"),
-    "save_update": (*_COMMON, "lifecycle"),
+    "save_update": (*_COMMON, "pair_from_load", "lifecycle"),
     "save_create": _COMMON,
 }
 """The variants each operation runs; an operation not named here runs ``DEFAULT_VARIANTS``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 from django.db import models
@@ -9,6 +10,7 @@ from django.db.models.options import Options, make_immutable_fields_list
 from django.db.models.signals import class_prepared
 from django.utils.functional import cached_property
 
+from bulk_triggers import loaded
 from bulk_triggers.instance import delete_instance, save_instance
 from bulk_triggers.manager import TriggerManager
 from bulk_triggers.queryset import TriggerQuerySet
@@ -32,6 +34,35 @@ class TriggerModelMixin(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> Any:
+        """Build a loaded instance as Django does; with ``SAVE_OLD_FROM_LOAD``, keep its values.
+
+        They are ``old`` of its next ``save()`` (:mod:`bulk_triggers.loaded`).
+        """
+        instance = super().from_db(db, field_names, values, **kwargs)
+        if loaded.enabled():
+            loaded.remember(instance, field_names, values)
+        return instance
+
+    # Read by rows.row_builder: this from_db() sets nothing that the rows it builds need
+    # (old rows, never saved), so it may still fill instances directly.
+    from_db.__func__.bulk_triggers_plain = True  # type: ignore[attr-defined]
+
+    def refresh_from_db(
+        self,
+        using: str | None = None,
+        fields: Any = None,
+        from_queryset: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Reload as Django does; the values kept by ``SAVE_OLD_FROM_LOAD`` follow."""
+        deferred = self.get_deferred_fields() if loaded.enabled() else set()
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset, **kwargs)
+        loaded.refreshed(self, fields, deferred)
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         save_instance(self, super().save, args, kwargs)
 
@@ -40,6 +71,7 @@ class TriggerModelMixin(models.Model):
     def delete(
         self, using: str | None = None, keep_parents: bool = False
     ) -> tuple[int, dict[str, int]]:
+        loaded.forget(self)
         result: tuple[int, dict[str, int]] = delete_instance(
             self, super().delete, using, keep_parents
         )

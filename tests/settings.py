@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "tests.delretapp",
     "tests.toolbarapp",
     "tests.conformapp",
+    "tests.saveloadapp",
     "shop",
 ]
 

@@ -30,7 +30,7 @@ EXTRA = {
     "update_value": {"after"},
     "update_f": {"after"},
     "delete": {"after", "bulk_hooks"},
-    "save_update": {"lifecycle"},
+    "save_update": {"pair_from_load", "lifecycle"},
 }
 PEERS = {"lifecycle", "bulk_hooks"}
 
@@ -119,6 +119,12 @@ def test_every_operation_has_its_variants(run: dict[str, Any]) -> None:
         assert skip["variant"] in PEERS and skip["reason"], skip
         assert skip["reason"] in run["stdout"]
     assert _measured(run, "save_update", "lifecycle")  # In the test extra.
+
+
+def test_save_old_from_load_variant_reads_no_row(run: dict[str, Any]) -> None:
+    """The SAVE_OLD_FROM_LOAD variant of the save() loop sends no SELECT; before+after does."""
+    assert "SELECT" not in _row(run, "save_update", "pair_from_load")["statement_kinds"]
+    assert _row(run, "save_update", "pair")["statement_kinds"]["SELECT"] == N
 
 
 def test_rows_have_the_documented_fields(run: dict[str, Any]) -> None:
