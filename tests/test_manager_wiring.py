@@ -7,6 +7,8 @@ tests hold the second half of that sentence, on every database.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
@@ -159,3 +161,17 @@ async def test_async_twins_fire(using: str) -> None:
         assert recorder.one("after", "update").column("amount", "old") == [1]
     finally:
         await sync_to_async(connections.close_all)()
+
+
+def test_save_old_from_load_needs_the_mixin(using: str, settings: Any) -> None:
+    """SAVE_OLD_FROM_LOAD keeps values in the mixin's from_db(): a wired model reads the row."""
+    settings.BULK_TRIGGERS = {"SAVE_OLD_FROM_LOAD": True}
+    WiredItem.objects.create(name="k", amount=1)
+    recorder = record(WiredItem, stages=("after",), events=("update",))
+    item = WiredItem.objects.get(name="k")
+    item.amount = 2
+    with CaptureQueriesContext(connections[using]) as queries:
+        item.save()
+    kinds = [q["sql"].split(None, 1)[0].upper() for q in queries.captured_queries]
+    assert "SELECT" in kinds
+    assert recorder.one("after", "update").column("amount", "old") == [1]
