@@ -8,6 +8,8 @@ PostgreSQL keeps its server's settings. Environment variables:
 - ``BULK_TRIGGERS_DB_SUFFIX``: appended to the database names, to keep parallel runs apart.
 - ``BULK_TRIGGERS_PG_HOST``/``_PORT``/``_USER``/``_PASSWORD``: as for the test suite.
 - ``BULK_TRIGGERS_MYSQL_HOST``/``_PORT``/``_USER``/``_PASSWORD``: likewise for MariaDB/MySQL.
+- ``BULK_TRIGGERS_BENCH_SAVE_OLD_FROM_LOAD=1``: measure with ``SAVE_OLD_FROM_LOAD`` on (set by
+  ``--save-old-from-load``).
 """
 
 from __future__ import annotations
@@ -56,4 +58,8 @@ DATABASES = {
     },
 }
 
-BULK_TRIGGERS = {"CHUNK_SIZE": 2000, "MAX_DEPTH": 16}
+BULK_TRIGGERS = {
+    "CHUNK_SIZE": 2000,
+    "MAX_DEPTH": 16,
+    "SAVE_OLD_FROM_LOAD": os.environ.get("BULK_TRIGGERS_BENCH_SAVE_OLD_FROM_LOAD") == "1",
+}

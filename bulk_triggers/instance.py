@@ -11,11 +11,13 @@ from typing import Any
 
 from django.db import models, router, transaction
 
+from bulk_triggers import loaded
 from bulk_triggers.computed import pending, read_back
 from bulk_triggers.deletion import delete_instance_rows, may_fire
 from bulk_triggers.dispatch import Dispatch, triggers_for
 from bulk_triggers.rows import load_one, writes_key
 from bulk_triggers.snapshot import (
+    MISSING,
     Snapshot,
     attname,
     copy_back,
@@ -36,6 +38,8 @@ def save_instance(
     instance whose primary key has a default insert; otherwise the stored row decides.
     """
     model = type(instance)
+    # Taken off first: only a save that knows the stored values after it sets one again.
+    captured = loaded.take(instance)
     creating = triggers_for(model, "create")
     updating = triggers_for(model, "update")
     if not creating and not updating:
@@ -60,6 +64,13 @@ def save_instance(
         # Loaded rows are updated, as Django assumes; only a new instance with an explicit
         # primary key needs the lookup to know whether Django will insert it.
         return save(**options)
+    if captured is not None and updating:
+        old = loaded.old_row(instance, using, captured)
+        if old is not None:
+            with transaction.atomic(using=using):
+                result, stored = _save_existing(instance, old, save, options, updating)
+            loaded.keep(instance, old, options.get("update_fields"), stored)
+            return result
     return _save_as_stored(instance, save, options, creating, updating)
 
 
@@ -83,7 +94,10 @@ def _save_as_stored(
             return _save_new(instance, save, options, creating)
         if not updating:
             return save(**options)
-        return _save_existing(instance, old, save, options, updating)
+        result, stored = _save_existing(instance, old, save, options, updating)
+    if loaded.enabled():
+        loaded.keep(instance, old, options.get("update_fields"), stored)
+    return result
 
 
 def _django_refuses(instance: models.Model, options: dict[str, Any]) -> bool:
@@ -133,7 +147,12 @@ def _save_existing(
     save: Callable[..., Any],
     options: dict[str, Any],
     triggers: Any,
-) -> Any:
+) -> tuple[Any, dict[str, Any]]:
+    """Save ``instance`` over the stored row ``old`` with the update triggers.
+
+    Return Django's result and the stored values of the columns the database computed
+    (generated columns, expressions): what :func:`bulk_triggers.loaded.keep` cannot know.
+    """
     model = type(instance)
     using = options["using"]
     dispatch = Dispatch(model, "update", using, triggers, operation="save")
@@ -161,8 +180,11 @@ def _save_existing(
         for name in (*written, model._meta.pk.attname):
             if name in instance.__dict__:
                 row.__dict__[name] = instance.__dict__[name]
-    dispatch.after(read_back(model, [row], computed, using), [old])
-    return result
+    stored = read_back(model, [row], computed, using)
+    # Read before the after stage, which may change the row without its being written.
+    computed_values = {name: stored[0].__dict__.get(name, MISSING) for name in computed}
+    dispatch.after(stored, [old])
+    return result, computed_values
 
 
 def _deferred_save(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 from django.db import models
@@ -9,8 +10,11 @@ from django.db.models.options import Options, make_immutable_fields_list
 from django.db.models.signals import class_prepared
 from django.utils.functional import cached_property
 
+from bulk_triggers import loaded
 from bulk_triggers.instance import delete_instance, save_instance
 from bulk_triggers.manager import TriggerManager
+from bulk_triggers.queryset import TriggerQuerySet
+from bulk_triggers.wiring import wire_instance_methods
 
 __all__ = ["TriggerModelMixin"]
 
@@ -30,6 +34,35 @@ class TriggerModelMixin(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> Any:
+        """Build a loaded instance as Django does; with ``SAVE_OLD_FROM_LOAD``, keep its values.
+
+        They are ``old`` of its next ``save()`` (:mod:`bulk_triggers.loaded`).
+        """
+        instance = super().from_db(db, field_names, values, **kwargs)
+        if loaded.enabled():
+            loaded.remember(instance, field_names, values)
+        return instance
+
+    # Read by rows.row_builder: this from_db() sets nothing that the rows it builds need
+    # (old rows, never saved), so it may still fill instances directly.
+    from_db.__func__.bulk_triggers_plain = True  # type: ignore[attr-defined]
+
+    def refresh_from_db(
+        self,
+        using: str | None = None,
+        fields: Any = None,
+        from_queryset: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Reload as Django does; the values kept by ``SAVE_OLD_FROM_LOAD`` follow."""
+        deferred = self.get_deferred_fields() if loaded.enabled() else set()
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset, **kwargs)
+        loaded.refreshed(self, fields, deferred)
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         save_instance(self, super().save, args, kwargs)
 
@@ -38,6 +71,7 @@ class TriggerModelMixin(models.Model):
     def delete(
         self, using: str | None = None, keep_parents: bool = False
     ) -> tuple[int, dict[str, int]]:
+        loaded.forget(self)
         result: tuple[int, dict[str, int]] = delete_instance(
             self, super().delete, using, keep_parents
         )
@@ -96,17 +130,31 @@ def _trigger_manager(manager: models.Manager[Any]) -> models.Manager[Any]:
 def use_trigger_managers(model: type[models.Model]) -> None:
     """Make ``model``'s automatic managers hand out ``TriggerQuerySet``, where it needs them.
 
-    That is a :class:`TriggerModelMixin` subclass (its base manager) and an auto-created
-    many-to-many through model (its default and base managers). Other models, and
-    options classes that are not Django's own, are left as they are.
+    That is a :class:`TriggerModelMixin` subclass (its base manager), a model whose
+    default manager hands out ``TriggerQuerySet`` (its base manager, and its ``save()``
+    and ``delete()`` wrapped to dispatch as the mixin's do: see
+    :mod:`bulk_triggers.wiring`) and an auto-created many-to-many through model (its
+    default and base managers). Other models, and options classes that are not Django's
+    own, are left as they are.
     """
     if type(model._meta) is not Options:
         return
     if issubclass(model, TriggerModelMixin):
         model._meta.__class__ = _TriggerOptions
+    elif _wired_by_manager(model):
+        wire_instance_methods(model)
+        model._meta.__class__ = _TriggerOptions
     elif model._meta.auto_created:
         model._meta.__class__ = _ThroughOptions
         model._meta._expire_cache(reverse=False)  # type: ignore[attr-defined]
+
+
+def _wired_by_manager(model: type[models.Model]) -> bool:
+    """Return whether ``model``'s default manager hands out ``TriggerQuerySet``."""
+    if model._meta.auto_created or model._meta.swapped:
+        return False
+    default = model._meta.default_manager
+    return issubclass(getattr(default, "_queryset_class", object), TriggerQuerySet)
 
 
 def _use_trigger_base_manager(sender: type[models.Model], **kwargs: Any) -> None:

@@ -194,14 +194,18 @@ def _plain(model: type[models.Model]) -> bool:
     """Return whether the model builds instances as Django's own ``Model`` does.
 
     That is: every concrete field's descriptor stores values as they are, and the model
-    overrides neither ``__init__`` nor ``from_db()`` (which may set attributes of their own).
+    overrides neither ``__init__`` nor ``from_db()`` (which may set attributes of their own;
+    a ``from_db()`` marked ``bulk_triggers_plain`` sets nothing such rows need).
     """
     try:
         return _plain_cache[model]
     except KeyError:
         pass
     own_init = model.__init__ is not models.Model.__init__
-    own_from_db = getattr(model.from_db, "__func__", None) is not _MODEL_FROM_DB
+    from_db = getattr(model.from_db, "__func__", None)
+    own_from_db = from_db is not _MODEL_FROM_DB and not getattr(
+        from_db, "bulk_triggers_plain", False
+    )
     plain = (
         not own_init
         and not own_from_db

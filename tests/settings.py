@@ -36,9 +36,13 @@ INSTALLED_APPS = [
     "tests.tasksapp",
     "django_tasks_db",
     "tests.perfapp",
+    "tests.wiringapp",
+    "tests.upwriteapp",
+    "tests.delretapp",
     "tests.toolbarapp",
     "tests.conformapp",
     "tests.upretapp",
+    "tests.saveloadapp",
     "shop",
 ]
 
