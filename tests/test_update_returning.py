@@ -381,10 +381,9 @@ def test_trigger_class_is_after_only(using: str) -> None:
 def test_volatile_value_is_what_was_written(using: str, after: Recorder) -> None:
     """A value computed per statement (``Random()``) reaches after triggers as stored.
 
-    The two-statement path computes it twice (docs/known-limits.md); one statement, once.
+    The one statement computes it once; the two-statement path writes what its locked
+    read computed (docs/known-limits.md says where it cannot).
     """
-    if connections[using].vendor != "postgresql":
-        pytest.skip("elsewhere the locked read and the write each compute the value")
     _rows(6)
     UpRow.objects.update(n=Cast(Random() * 1_000_000, models.IntegerField()))
     news = after.one("after", "update").new or []
