@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "tests.perfapp",
     "tests.toolbarapp",
     "tests.conformapp",
+    "tests.pushdownapp",
     "shop",
 ]
 
