@@ -41,11 +41,11 @@ from bulk_triggers.pushdown import Planned, Pushdown, update_targets
 if TYPE_CHECKING:
     from bulk_triggers.trigger import TriggerMeta
 
-__all__ = ["Split", "pass_filter", "split_update"]
+__all__ = ["MAX_PARAMS", "Split", "pass_filter", "passing_keys", "split_update", "splittable"]
 
 _KEY = "bulk_triggers_key"
 _PASSES = "bulk_triggers_passes"
-_MAX_PARAMS = 60_000  # Below PostgreSQL's 65,535 parameters per statement.
+MAX_PARAMS = 60_000  # Below PostgreSQL's 65,535 parameters per statement.
 
 
 @dataclass
@@ -90,7 +90,7 @@ def split_update(
         using: The database alias.
     """
     model = queryset.model
-    if not _splittable(queryset, values):
+    if not splittable(queryset, values):
         return None
     vendor = connections[using].vendor
     planned = Planned(model, "update", vendor, update_targets(model, values, known))
@@ -103,9 +103,9 @@ def split_update(
     if form.const is False:
         return Split(plain.update(**values))
     no_key = not writes_key(model, list(_attnames(model, values)))
-    keys = _passing_keys(plain, form.q, using, no_key)
+    keys = passing_keys(plain, form.q, using, no_key)
     written = plain.filter(~form.q).update(**values)
-    size = min(conf.get("CHUNK_SIZE"), connections[using].features.max_query_params or _MAX_PARAMS)
+    size = min(conf.get("CHUNK_SIZE"), connections[using].features.max_query_params or MAX_PARAMS)
     rows = model._base_manager.db_manager(using)
     batches = [
         rows.filter(pk__in=keys[start : start + size]) for start in range(0, len(keys), size)
@@ -117,7 +117,7 @@ def _attnames(model: type[models.Model], values: dict[str, Any]) -> list[str]:
     return [model._meta.get_field(name).attname for name in values]  # type: ignore[union-attr]
 
 
-def _splittable(queryset: models.QuerySet[Any], values: dict[str, Any]) -> bool:
+def splittable(queryset: models.QuerySet[Any], values: dict[str, Any]) -> bool:
     """Return whether the filter reads the model's own row only, and the key stays."""
     query = queryset.query
     model = queryset.model
@@ -135,7 +135,7 @@ def _splittable(queryset: models.QuerySet[Any], values: dict[str, Any]) -> bool:
     )
 
 
-def _passing_keys(plain: models.QuerySet[Any], passes: Q, using: str, no_key: bool) -> list[Any]:
+def passing_keys(plain: models.QuerySet[Any], passes: Q, using: str, no_key: bool) -> list[Any]:
     """Return the keys of the rows in ``passes``, locking every row of ``plain`` (step 1)."""
     flag = Case(When(passes, then=Value(True)), default=Value(False), output_field=BooleanField())
     inner = (

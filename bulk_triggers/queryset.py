@@ -34,6 +34,7 @@ from bulk_triggers.computed import pending, read_back
 from bulk_triggers.deletion import delete_queryset, may_fire
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
+from bulk_triggers.pushdown_delete import split_delete
 from bulk_triggers.pushdown_write import split_update
 from bulk_triggers.refusals import (
     check_bulk_create,
@@ -261,7 +262,10 @@ class TriggerQuerySet(models.QuerySet[M]):
         using = self._write_alias()
         if filters_on_window(self):
             refuse_as_django_would_here(super().delete, using)
-        result = delete_queryset(self, using)
+        # Rows no delete trigger's condition can pass are deleted by Django alone, unloaded.
+        result = split_delete(self, using)
+        if result is None:
+            result = delete_queryset(self, using)
         self._result_cache = None
         return result
 

@@ -34,3 +34,22 @@ class PushTicket(TriggerModelMixin, _Columns):
 
 class PushTwin(_Columns):
     """The same columns, written by plain Django for comparison."""
+
+
+class PushBox(TriggerModelMixin, models.Model):
+    """A row whose delete cascades to ``PushBoxNote``."""
+
+    status = models.CharField(max_length=20, default="")
+
+
+class PushBoxNote(TriggerModelMixin, models.Model):
+    """A row a box's delete cascades to."""
+
+    box = models.ForeignKey(PushBox, on_delete=models.CASCADE, related_name="+")
+
+
+class PushNode(TriggerModelMixin, models.Model):
+    """A tree whose delete cascades to the same model."""
+
+    status = models.CharField(max_length=20, default="")
+    parent = models.ForeignKey("self", null=True, on_delete=models.CASCADE, related_name="+")
