@@ -37,7 +37,7 @@ from bulk_triggers import conf
 from bulk_triggers.deletion import delete_queryset
 from bulk_triggers.dispatch import triggers_for
 from bulk_triggers.pushdown import Planned
-from bulk_triggers.pushdown_write import MAX_PARAMS, pass_filter, passing_keys, splittable
+from bulk_triggers.pushdown_write import MAX_PARAMS, pass_filter, passing_keys, rest, splittable
 from bulk_triggers.registry import registry
 
 __all__ = ["split_delete"]
@@ -65,7 +65,7 @@ def split_delete(queryset: models.QuerySet[Any], using: str) -> tuple[int, dict[
     if form.const is False:
         return plain.delete()
     keys = passing_keys(plain, form.q, using, no_key=False)
-    total, counts = plain.filter(~form.q).delete()
+    total, counts = plain.filter(rest(form.q)).delete()
     merged = Counter(counts)
     size = min(conf.get("CHUNK_SIZE"), connections[using].features.max_query_params or MAX_PARAMS)
     rows = model._base_manager.db_manager(using)

@@ -41,7 +41,16 @@ from bulk_triggers.pushdown import Planned, Pushdown, update_targets
 if TYPE_CHECKING:
     from bulk_triggers.trigger import TriggerMeta
 
-__all__ = ["MAX_PARAMS", "Split", "pass_filter", "passing_keys", "split_update", "splittable"]
+__all__ = [
+    "MAX_PARAMS",
+    "Split",
+    "pass_filter",
+    "passing",
+    "passing_keys",
+    "rest",
+    "split_update",
+    "splittable",
+]
 
 _KEY = "bulk_triggers_key"
 _PASSES = "bulk_triggers_passes"
@@ -104,13 +113,27 @@ def split_update(
         return Split(plain.update(**values))
     no_key = not writes_key(model, list(_attnames(model, values)))
     keys = passing_keys(plain, form.q, using, no_key)
-    written = plain.filter(~form.q).update(**values)
+    written = plain.filter(rest(form.q)).update(**values)
     size = min(conf.get("CHUNK_SIZE"), connections[using].features.max_query_params or MAX_PARAMS)
     rows = model._base_manager.db_manager(using)
     batches = [
         rows.filter(pk__in=keys[start : start + size]) for start in range(0, len(keys), size)
     ]
     return Split(written, batches)
+
+
+def passing(passes: Q) -> Case:
+    """Return ``passes`` as a true-or-false expression: SQL's unknown counts as false.
+
+    The key ``SELECT`` and the plain write both test this one expression, so that every
+    row is in exactly one of them even if a custom form's ``Q`` yields NULL on a row.
+    """
+    return Case(When(passes, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def rest(passes: Q) -> Q:
+    """Return the filter of the rows outside ``passes``: those Django writes alone."""
+    return ~Q(passing(passes))
 
 
 def _attnames(model: type[models.Model], values: dict[str, Any]) -> list[str]:
@@ -137,10 +160,9 @@ def splittable(queryset: models.QuerySet[Any], values: dict[str, Any]) -> bool:
 
 def passing_keys(plain: models.QuerySet[Any], passes: Q, using: str, no_key: bool) -> list[Any]:
     """Return the keys of the rows in ``passes``, locking every row of ``plain`` (step 1)."""
-    flag = Case(When(passes, then=Value(True)), default=Value(False), output_field=BooleanField())
     inner = (
         plain.order_by(*pk_order(plain.model))
-        .annotate(**{_KEY: F("pk"), _PASSES: flag})
+        .annotate(**{_KEY: F("pk"), _PASSES: passing(passes)})
         .values_list(_KEY, _PASSES)
     )
     inner = locked(inner, only_self=True, no_key=no_key)

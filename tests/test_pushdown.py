@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from django.db import models
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
+from django.db.models.lookups import GreaterThan
 from django.db.models.signals import post_init
 
 from bulk_triggers import (
@@ -282,15 +283,16 @@ def test_custom_condition_with_a_sql_form(using: str, loaded: list[Any]) -> None
             return ("priority",)
 
         def pushdown(self, planned: Planned) -> Pushdown | None:
-            from django.db.models import Q
-
-            return Pushdown(Q(priority__gt=4), exact=False)
+            # An expression, which SQL evaluates to NULL on a NULL priority: those rows
+            # pass neither filter as written, and must still be written by Django's.
+            return Pushdown(Q(GreaterThan(F("priority"), 4)), exact=False)
 
     expected = _expected(HighPriority(), {"status": "x"})
     fired = _trigger(HighPriority())
     keys = _run({"status": "x"}, loaded)
     assert keys == set(fired) == expected
     assert keys
+    assert PushTwin.objects.filter(priority__isnull=True, label="a").exists()
 
 
 def test_no_row_passes_writes_plainly(using: str, loaded: list[Any]) -> None:
