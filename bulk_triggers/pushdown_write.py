@@ -54,6 +54,7 @@ __all__ = [
 
 _KEY = "bulk_triggers_key"
 _PASSES = "bulk_triggers_passes"
+_NO_LIMIT = 2**63 - 1
 MAX_PARAMS = 60_000  # Below PostgreSQL's 65,535 parameters per statement.
 
 
@@ -165,7 +166,9 @@ def passing_keys(plain: models.QuerySet[Any], passes: Q, using: str, no_key: boo
         .annotate(**{_KEY: F("pk"), _PASSES: passing(passes)})
         .values_list(_KEY, _PASSES)
     )
-    inner = locked(inner, only_self=True, no_key=no_key)
+    # A LIMIT keeps the database from pushing the outer WHERE into the locking read
+    # (PostgreSQL and MariaDB both would), which would then lock the passing rows only.
+    inner = locked(inner[:_NO_LIMIT], only_self=True, no_key=no_key)
     sql, params = inner.query.get_compiler(using).as_sql()
     connection = connections[using]
     quote = connection.ops.quote_name

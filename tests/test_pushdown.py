@@ -10,11 +10,12 @@ rows may be loaded.
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import models
+from django.db import DatabaseError, connections, models, transaction
 from django.db.models import F, Q, Value
 from django.db.models.lookups import GreaterThan
 from django.db.models.signals import post_init
@@ -30,7 +31,9 @@ from bulk_triggers import (
     WasEqual,
 )
 from bulk_triggers.pushdown import Planned, Pushdown
+from bulk_triggers.pushdown_write import passing_keys
 from tests.pushdownapp.models import PushOwner, PushTicket, PushTwin
+from tests.routers import routed_to
 
 # "X", "x " and "é"-ish values: MySQL's collations call some of them equal to "x".
 STATUSES = ["x", "X", "x ", "y", None, "xé"]
@@ -300,3 +303,47 @@ def test_no_row_passes_writes_plainly(using: str, loaded: list[Any]) -> None:
     fired = _trigger(ChangesTo("status", "x"))
     assert _run({"status": "y"}, loaded) == set()
     assert fired == []
+
+
+def _probe(alias: str, pk: Any) -> str | None:
+    """Try to lock one row from another connection without waiting; the error, or None."""
+    outcome: list[str | None] = []
+
+    def run() -> None:
+        try:
+            with routed_to(alias), transaction.atomic(using=alias):
+                list(PushTicket.objects.select_for_update(nowait=True).filter(pk=pk))
+            outcome.append(None)
+        except DatabaseError as exc:
+            outcome.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    return outcome[0] if outcome else "no answer"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_key_select_locks_every_row_of_the_filter(using: str) -> None:
+    """Rows that do not pass are locked too, before any write, as Django's UPDATE locks them.
+
+    Else a concurrent writer could move one into the pass filter between the key SELECT
+    and Django's UPDATE … AND NOT P, and neither statement would write it.
+    """
+    if connections[using].vendor == "sqlite":
+        pytest.skip("SQLite has one writer at a time, no row locks")
+    _seed()
+    rows = PushTicket.objects.filter(label="a").order_by("pk")
+    passing = rows.exclude(status="y").first()
+    failing = rows.filter(status="y").first()
+    assert passing is not None and failing is not None
+    planned = Planned(PushTicket, "update", connections[using].vendor, {"status": "y"})
+    form = ChangesTo("status", "y").pushdown(planned)
+    assert form is not None
+    with transaction.atomic(using=using):
+        keys = passing_keys(rows.order_by(), form.q, using, no_key=True)
+        assert passing.pk in keys and failing.pk not in keys
+        assert _probe(using, failing.pk) is not None  # Locked although it does not pass.
+    assert _probe(using, failing.pk) is None
