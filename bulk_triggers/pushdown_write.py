@@ -10,8 +10,9 @@ The order, inside the operation's transaction:
 
 1. One statement finds the keys of the rows in ``P`` and locks every row of the
    original filter (PostgreSQL and MySQL), as Django's ``UPDATE`` would lock them:
-   ``SELECT pk FROM (SELECT pk, CASE WHEN P … FROM … WHERE <filter> ORDER BY pk FOR
-   [NO KEY] UPDATE) WHERE passes``. From then on no concurrent writer can move a row
+   ``SELECT pk FROM (SELECT pk, CASE WHEN P … FROM … WHERE <filter> ORDER BY pk LIMIT
+   <huge> FOR [NO KEY] UPDATE) WHERE passes`` (the LIMIT keeps the outer WHERE out of
+   the locking read). From then on no concurrent writer can move a row
    of the filter into or out of ``P``; both statements below see the rows as they are
    now.
 2. Django's ``UPDATE … WHERE <filter> AND NOT P`` writes the rest, before anything
