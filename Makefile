@@ -122,6 +122,10 @@ compat: venv
 
 $(BENCH_STAMP): $(STAMP)
 	$(VPY) -m pip install -e '.[test,lint,bench]'
+	@# django-bulk-hooks, the delete() peer, pinned to the installed Django (it needs < 6.0).
+	$(VPY) -m pip install --quiet 'django-bulk-hooks>=0.4.16' \
+		"Django==$$($(VPY) -c 'import django; print(django.__version__)')" \
+		|| echo "make bench: django-bulk-hooks does not install beside this Django; the benchmark reports it as skipped."
 	@touch $@
 
 bench: venv

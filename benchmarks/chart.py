@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.measure import VARIANT_LABELS
-from benchmarks.operations import BY_NAME
+from benchmarks import targets
+from benchmarks.report import label
+from benchmarks.variants import VARIANT_LABELS
 
 # (operation, baseline key, target) per panel; the target line is drawn where there is one.
+# A panel whose operation the run did not measure is left out.
 PANELS: tuple[tuple[str, str, float | None], ...] = (
-    ("bulk_create", "ratio_plain", 1.10),
-    ("bulk_update", "ratio_plain", 0.20),
+    ("bulk_create", "ratio_plain", targets.REGRESSION["bulk_create"]),
+    ("bulk_update", "ratio_plain", targets.BULK_UPDATE),
     ("update_value", "ratio_plain", None),
     ("update_f", "ratio_plain", None),
     ("delete", "ratio_plain", None),
-    ("save_update", "ratio_plain", 1.6),
-    ("save_create", "ratio_plain", 1.2),
-    ("update_value", "ratio_floor", 0.9),
-    ("update_f", "ratio_floor", 0.9),
-    ("delete", "ratio_floor", 1.0),
+    (targets.PUSHDOWN_OPERATION, "ratio_plain", targets.PUSHDOWN),
+    ("save_update", "ratio_plain", None),
+    ("save_create", "ratio_plain", targets.REGRESSION["save_create"]),
+    ("update_value", "ratio_floor", targets.UPDATE_BEFORE),
+    ("update_f", "ratio_floor", targets.UPDATE_BEFORE),
+    ("delete", "ratio_floor", targets.DELETE_AFTER),
     ("save_update", "ratio_floor", None),
     ("save_create", "ratio_floor", None),
 )
@@ -26,11 +29,16 @@ COLORS = {
     "none": "tab:blue",
     "fast": "tab:green",
     "pair": "tab:orange",
+    "after": "tab:olive",
     "ten": "tab:red",
     "floor": "tab:gray",
+    "lifecycle": "tab:purple",
+    "bulk_hooks": "tab:brown",
+    "pushdown": "tab:cyan",
 }
 STYLES = {"sqlite": "-", "postgresql": "--", "mysql": "-."}
 MARKERS = {"sqlite": "o", "postgresql": "s", "mysql": "D"}
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL"}
 
 
 def draw(rows: list[dict[str, Any]], meta: dict[str, Any], path: str) -> None:
@@ -46,11 +54,15 @@ def draw(rows: list[dict[str, Any]], meta: dict[str, Any], path: str) -> None:
     figure, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.4 * lines))
     flat = list(axes.flat)
     handles: dict[str, Any] = {}
+    names = {db: version.rsplit(" ", 1)[0] for db, version in meta.get("databases", {}).items()}
     for ax, (operation, key, target) in zip(flat, panels, strict=False):
-        _panel(ax, rows, operation, key, target, handles)
+        _panel(ax, rows, operation, key, target, handles, names)
     legend_ax = flat[len(panels)]
     legend_ax.axis("off")
-    legend_ax.legend(handles.values(), handles.keys(), loc="center", fontsize=9, frameon=False)
+    # Variants first, then the databases' line styles, then the target line.
+    order = sorted(handles, key=lambda key: (key.startswith("~"), key == "target"))
+    keys = [handles[key].get_label() if key.startswith("~") else key for key in order]
+    legend_ax.legend([handles[key] for key in order], keys, loc="center", fontsize=9, frameon=False)
     for ax in flat[len(panels) + 1 :]:
         ax.axis("off")
     title = "bulk_triggers: median time relative to plain Django / the hand-written floor"
@@ -72,7 +84,9 @@ def _panel(
     key: str,
     target: float | None,
     handles: dict[str, Any],
+    names: dict[str, str],
 ) -> None:
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import NullLocator
 
     base = "plain Django" if key == "ratio_plain" else "hand-written floor"
@@ -97,10 +111,22 @@ def _panel(
             xs, ys = zip(*points, strict=True)
             highest = max(highest, *ys)
             sizes.update(xs)
-            (line,) = ax.plot(
-                xs, ys, STYLES.get(db, ":"), marker=MARKERS.get(db, "^"), color=COLORS[variant]
+            ax.plot(xs, ys, STYLES.get(db, ":"), marker=MARKERS.get(db, "^"), color=COLORS[variant])
+            # The legend keys colours to variants and line styles to databases.
+            handles.setdefault(
+                VARIANT_LABELS.get(variant, variant), Line2D([], [], color=COLORS[variant])
             )
-            handles.setdefault(f"{VARIANT_LABELS[variant]} — {db}", line)
+            handles.setdefault(
+                f"~{db}",
+                Line2D(
+                    [],
+                    [],
+                    color="black",
+                    linestyle=STYLES.get(db, ":"),
+                    marker=MARKERS.get(db, "^"),
+                    label=names.get(db) or NAMES.get(db, db),
+                ),
+            )
     ax.axhline(1.0, color="black", linewidth=0.8)
     if target is not None:
         line = ax.axhline(target, color="green", linestyle=":", linewidth=1.2)
@@ -113,7 +139,7 @@ def _panel(
         ax.set_xlim(ticks[0] / 1.6, ticks[-1] * 1.6)
     if highest > 5:
         ax.set_yscale("log")
-    ax.set_title(f"{BY_NAME[operation].label}\nx {base}", fontsize=9)
+    ax.set_title(f"{label(operation)}\nx {base}", fontsize=9)
     ax.set_xlabel("N rows", fontsize=8)
     ax.tick_params(labelsize=8)
     ax.grid(True, which="both", alpha=0.3)

@@ -5,6 +5,7 @@ Examples::
     python -m benchmarks                      # N = 1,000, 10,000, 100,000; SQLite, PostgreSQL
                                               # and MariaDB; writes bench-results/benchmark.*
     python -m benchmarks --quick              # N = 1,000, three repetitions
+    python -m benchmarks --operations delete --variants pair,bulk_hooks   # one comparison
     python -m benchmarks --sizes 1000,10000 --databases sqlite --output-dir /tmp/bench
     python -m benchmarks --profile            # where the time goes, before+after triggers
     python -m benchmarks --scale 1000000      # peak memory at 100,000 and 1,000,000 rows
@@ -62,6 +63,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--operations", help="comma-separated operation names (default: all)", default=""
     )
+    p.add_argument(
+        "--variants",
+        default="",
+        help="comma-separated variant names to run where an operation has them (default: each "
+        "operation's own set; plain Django always runs, as the baseline): "
+        "django,none,fast,pair,after,ten,floor,lifecycle,bulk_hooks",
+    )
+    p.add_argument(
+        "--repeat-large",
+        type=int,
+        default=1,
+        metavar="N",
+        help="timed runs per variant at N above 10,000, which also get no tracemalloc run "
+        "(default 1)",
+    )
     p.add_argument("--quick", action="store_true", help="N = 1,000 and three repetitions")
     p.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
     p.add_argument(
@@ -110,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     options = parser().parse_args(argv)
     if options.repeat is not None and options.repeat < 1:
         parser().error("--repeat must be at least 1")
+    if options.repeat_large < 1:
+        parser().error("--repeat-large must be at least 1")
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     import django
 

@@ -54,9 +54,10 @@ _TEN: dict[str, list[Condition]] = {
     ],
 }
 
-CONFIGS = ("none", "pair", "ten")
+CONFIGS = ("none", "pair", "after", "ten")
 """``none``: no trigger on the model; ``pair``: a before and an after trigger per event;
-``ten``: five before and five after triggers per event."""
+``after``: the pair's after trigger alone (no before stage, so the engine need not load the
+rows before writing); ``ten``: five before and five after triggers per event."""
 
 
 def _noop_method(event: str) -> Any:
@@ -94,13 +95,17 @@ def define_configs() -> dict[str, tuple[TriggerMeta, ...]]:
     configs: dict[str, tuple[TriggerMeta, ...]] = {"none": ()}
     with registry.isolated():
         pair = []
+        after = []
         ten = []
         for event in EVENTS:
             for stage in ("before", "after"):
                 pair.append(_define(f"Pair_{stage}_{event}", stage, event, _PAIR[event]))
+                if stage == "after":
+                    after.append(_define(f"After_{event}", stage, event, _PAIR[event]))
                 for index, condition in enumerate(_TEN[event]):
                     ten.append(_define(f"Ten{index}_{stage}_{event}", stage, event, condition))
         configs["pair"] = tuple(pair)
+        configs["after"] = tuple(after)
         configs["ten"] = tuple(ten)
     return configs
 

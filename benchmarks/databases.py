@@ -10,11 +10,11 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, models, transaction
 
-from benchmarks.app.models import Customer, PlainItem, SeedItem, TriggerItem
+from benchmarks.app.models import PEER_MODELS, Customer, PlainItem, SeedItem, TriggerItem
 
 ALIASES = {"sqlite": "default", "postgresql": "postgresql", "mysql": "mysql"}
 CUSTOMERS = 10
-ITEM_MODELS = (PlainItem, TriggerItem, SeedItem)
+ITEM_MODELS = (PlainItem, TriggerItem, *PEER_MODELS, SeedItem)
 
 
 def unreachable(vendor: str) -> str | None:

@@ -21,26 +21,15 @@ from django.db import connections
 from django.test.utils import override_settings
 
 from benchmarks import configs
-from benchmarks.app.models import PlainItem, TriggerItem
 from benchmarks.databases import reset
 from benchmarks.operations import Operation
+from benchmarks.variants import Variant, variants_of
 from bulk_triggers.trigger import TriggerMeta
 
-VARIANTS = ("django", "none", "fast", "pair", "ten", "floor")
-FAST_OPERATIONS = frozenset({"bulk_update"})
-"""The operations measured with ``BULK_TRIGGERS["FAST_BULK_UPDATE"]`` on and no trigger."""
 FAST = 0.05
-"""Seconds: when a variant's median is shorter, the operation gets ``FAST_FACTOR`` times
-the rounds, since a few milliseconds are easily disturbed by anything else on the machine."""
+"""Seconds: a variant whose median is shorter gets ``FAST_FACTOR`` times the rounds, since
+a few milliseconds are easily disturbed by anything else on the machine."""
 FAST_FACTOR = 3
-VARIANT_LABELS = {
-    "django": "plain Django",
-    "none": "bulk_triggers, no trigger",
-    "fast": "bulk_triggers, no trigger, FAST_BULK_UPDATE",
-    "pair": "bulk_triggers, before+after",
-    "ten": "bulk_triggers, ten triggers",
-    "floor": "hand-written floor",
-}
 
 
 @dataclass
@@ -66,14 +55,18 @@ class Measurement:
         return data
 
 
-def variants_of(operation: Operation) -> tuple[str, ...]:
-    """Return the variants measured for ``operation`` (the floor only where one exists)."""
-    return tuple(
-        v
-        for v in VARIANTS
-        if (v != "floor" or operation.floor is not None)
-        and (v != "fast" or operation.name in FAST_OPERATIONS)
-    )
+@dataclass
+class Skipped:
+    """A variant that could not run on a database (a peer library that does not work there)."""
+
+    db: str
+    operation: str
+    n: int
+    variant: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class Runner:
@@ -90,48 +83,75 @@ class Runner:
         self.triggers = triggers
 
     def measure(
-        self, operation: Operation, n: int, repeat: int, memory: bool = True
-    ) -> list[Measurement]:
-        """Measure every variant of ``operation`` at ``n`` rows.
+        self,
+        operation: Operation,
+        n: int,
+        repeat: int,
+        memory: bool = True,
+        wanted: tuple[str, ...] | None = None,
+    ) -> tuple[list[Measurement], list[Skipped]]:
+        """Measure the variants of ``operation`` at ``n`` rows; return them and the skipped.
 
         The first run of each variant counts statements, checks the result and warms
         caches; then ``repeat`` timed rounds run the variants in a rotating order (three
-        times as many when a variant takes under 50 ms); then, with ``memory``, one
-        tracemalloc run per variant.
+        times as many for the variants that take under 50 ms); then, with ``memory``, one
+        tracemalloc run per variant. A peer's variant whose model is missing, or that
+        fails on this database, is skipped with the reason.
         """
-        variants = variants_of(operation)
-        results = {v: Measurement(self.db, operation.name, n, v) for v in variants}
-        for variant in variants:
-            queries = self._once(operation, variant, n, self._statements)
+        variants: list[Variant] = []
+        skipped: list[Skipped] = []
+        results: dict[str, Measurement] = {}
+        for variant in variants_of(operation, n, wanted):
+            try:
+                queries = self._once(operation, variant, n, self._statements)
+                operation.verify(variant.model_class(), self.using, n)
+            except Exception as exc:
+                if variant.peer is None:
+                    raise
+                # LookupError is the model's own message; anything else is the peer failing.
+                text = str(exc) if isinstance(exc, LookupError) else f"{type(exc).__name__}: {exc}"
+                reason = (text.splitlines() or [type(exc).__name__])[0][:400]
+                skipped.append(Skipped(self.db, operation.name, n, variant.name, reason))
+                continue
             kinds = Counter(_kind(query["sql"]) for query in queries)
-            results[variant].statements = len(queries)
-            results[variant].statement_kinds = dict(sorted(kinds.items()))
-            operation.verify(_model(variant), self.using, n)
-        rounds = repeat
-        round_ = 0
-        while round_ < rounds:
-            shift = round_ % len(variants)
-            for variant in variants[shift:] + variants[:shift]:
-                results[variant].times.append(self._once(operation, variant, n, _timed))
-            round_ += 1
-            if round_ == repeat and min(r.median for r in results.values()) < FAST:
-                rounds = repeat * FAST_FACTOR  # Short runs are the noisiest: take more.
+            measurement = Measurement(self.db, operation.name, n, variant.name)
+            measurement.statements = len(queries)
+            measurement.statement_kinds = dict(sorted(kinds.items()))
+            results[variant.name] = measurement
+            variants.append(variant)
+        self._rounds(operation, variants, n, repeat, results)
+        short = [v for v in variants if results[v.name].median < FAST]
+        # Short runs are the noisiest: they get more rounds (the others need none).
+        self._rounds(operation, short, n, repeat * (FAST_FACTOR - 1), results)
         if memory:
             for variant in variants:
-                results[variant].peak_kib = self._once(operation, variant, n, _peak_kib)
-        return [results[v] for v in variants]
+                results[variant.name].peak_kib = self._once(operation, variant, n, _peak_kib)
+        return [results[v.name] for v in variants], skipped
 
-    def _once(self, operation: Operation, variant: str, n: int, how: Callable[..., Any]) -> Any:
-        model = _model(variant)
+    def _rounds(
+        self,
+        operation: Operation,
+        variants: list[Variant],
+        n: int,
+        rounds: int,
+        results: dict[str, Measurement],
+    ) -> None:
+        """Time ``rounds`` runs of each variant, in an order that rotates every round."""
+        for round_ in range(rounds if variants else 0):
+            shift = round_ % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                results[variant.name].times.append(self._once(operation, variant, n, _timed))
+
+    def _once(self, operation: Operation, variant: Variant, n: int, how: Callable[..., Any]) -> Any:
+        model = variant.model_class()
         reset(model, self.using, n if operation.rows_before else 0)
         data = operation.prepare(model, self.using, n)
-        run = operation.floor if variant == "floor" else operation.run
+        run = operation.floor if variant.floor else operation.run
         assert run is not None
-        config = variant if variant in configs.CONFIGS else "none"
-        fast = {"FAST_BULK_UPDATE": variant == "fast"}
+        overrides = {"FAST_BULK_UPDATE": False, **variant.settings}
         with (
-            configs.active(self.triggers[config]),
-            override_settings(BULK_TRIGGERS={**settings.BULK_TRIGGERS, **fast}),
+            configs.active(self.triggers[variant.config]),
+            override_settings(BULK_TRIGGERS={**settings.BULK_TRIGGERS, **overrides}),
         ):
             gc.collect()
             return how(lambda: run(model, self.using, data))
@@ -152,10 +172,6 @@ class Runner:
             return list(connection.queries_log)
         finally:
             connection.queries_log, connection.force_debug_cursor = saved
-
-
-def _model(variant: str) -> type[Any]:
-    return PlainItem if variant in ("django", "floor") else TriggerItem
 
 
 def _timed(call: Callable[[], object]) -> float:

@@ -15,7 +15,7 @@ import django
 from django.conf import settings
 from django.db import connections
 
-from benchmarks import configs, report
+from benchmarks import configs, report, targets, variants
 from benchmarks.cli import DEFAULT_SIZES, VENDORS
 from benchmarks.databases import ALIASES, claim, create_tables, fill_template, unreachable
 from benchmarks.measure import Runner
@@ -27,7 +27,7 @@ def main(options: argparse.Namespace, command: str) -> int:
     if options.from_json:
         data = json.loads(Path(options.from_json).read_text())
         if data.get("results"):  # Judged again, with this checkout's targets.
-            data.update(_results(data["meta"], data["results"]))
+            data.update(_results(data["meta"], data["results"], data.get("skipped", [])))
         _outputs(data, options, write_json=False)
         return 0
     if options.profile:
@@ -42,10 +42,19 @@ def main(options: argparse.Namespace, command: str) -> int:
     databases = _usable_databases(options.databases)
     sizes = options.sizes or ((1_000,) if options.quick else DEFAULT_SIZES)
     repeat = options.repeat or (3 if options.quick else 5)
+    repeat_large = min(options.repeat_large, repeat)
     operations = _operations(options.operations)
+    wanted = _variants(options.variants)
     meta = machine(command, databases, sizes, repeat)
+    meta["repeat_large"] = repeat_large
+    meta["large_n"] = report.TARGET_N
+    meta["limits"] = [
+        *variants.limited_rows(operations, sizes),
+        *_large_limits(sizes, repeat, repeat_large, options.no_memory),
+    ]
     triggers = configs.define_configs()
     measurements: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
     for db in databases:
         using = ALIASES[db]
         claim(using)
@@ -55,18 +64,50 @@ def main(options: argparse.Namespace, command: str) -> int:
         for operation in operations:
             for n in _sizes_for(operation, sizes):
                 print(f"… {db} {operation.name} N={n:,}", file=sys.stderr, flush=True)
-                for m in runner.measure(operation, n, repeat, memory=not options.no_memory):
-                    measurements.append(m.as_dict())
-                _save(_results(meta, measurements), options.json)  # A long run keeps its part.
+                large = n > report.TARGET_N
+                done, missed = runner.measure(
+                    operation,
+                    n,
+                    repeat_large if large else repeat,
+                    memory=not options.no_memory and not large,
+                    wanted=wanted,
+                )
+                measurements.extend(m.as_dict() for m in done)
+                for skip in missed:
+                    print(f"  skipped {skip.variant}: {skip.reason}", file=sys.stderr, flush=True)
+                    skipped.append(skip.as_dict())
+                # A long run keeps its part.
+                _save(_results(meta, measurements, skipped), options.json)
     meta["load_average_end"] = _load_average()
-    _outputs(_results(meta, measurements), options, write_json=True)
+    _outputs(_results(meta, measurements, skipped), options, write_json=True)
     return 0
 
 
-def _results(meta: dict[str, Any], measurements: list[dict[str, Any]]) -> dict[str, Any]:
+def _results(
+    meta: dict[str, Any], measurements: list[dict[str, Any]], skipped: list[dict[str, Any]]
+) -> dict[str, Any]:
     rows = report.rows_with_ratios(measurements)
-    targets = [t.as_dict() for t in report.check_targets(rows, meta["chunk_size"])]
-    return {"meta": meta, "results": rows, "targets": targets}
+    checked = targets.check_targets(rows, meta["chunk_size"], skipped)
+    return {
+        "meta": meta,
+        "results": rows,
+        "skipped": skipped,
+        "targets": [t.as_dict() for t in checked],
+    }
+
+
+def _large_limits(sizes: Any, repeat: int, repeat_large: int, no_memory: bool) -> list[str]:
+    """Describe what sizes above the targets' N are spared: fewer rounds, no memory run."""
+    large = [n for n in sizes if n > report.TARGET_N]
+    if not large:
+        return []
+    at = ", ".join(f"{n:,}" for n in large)
+    lines = []
+    if repeat_large < repeat:
+        lines.append(f"N = {at}: {repeat_large} timed round(s) per variant (--repeat-large)")
+    if not no_memory:
+        lines.append(f"N = {at}: no tracemalloc run (peak memory at large N: --scale)")
+    return lines
 
 
 def _save(data: dict[str, Any], path: str) -> None:
@@ -116,6 +157,18 @@ def _operations(names: str) -> list[Operation]:
             f"python -m benchmarks: unknown operation(s) {unknown}; known: {list(BY_NAME)}"
         )
     return [BY_NAME[name] for name in wanted]
+
+
+def _variants(names: str) -> tuple[str, ...] | None:
+    if not names:
+        return None
+    wanted = tuple(name.strip() for name in names.split(",") if name.strip())
+    unknown = [name for name in wanted if name not in variants.VARIANTS]
+    if unknown:
+        raise SystemExit(
+            f"python -m benchmarks: unknown variant(s) {unknown}; known: {list(variants.VARIANTS)}"
+        )
+    return wanted
 
 
 def _sizes_for(operation: Operation, sizes: tuple[int, ...]) -> list[int]:
@@ -200,16 +253,17 @@ def machine(command: str, databases: list[str], sizes: Any, repeat: int) -> dict
 
 def _outputs(data: dict[str, Any], options: argparse.Namespace, write_json: bool) -> None:
     results = data.get("results") or []
-    targets = [
-        report.Target(t["db"], t["target"], t["met"], t["detail"]) for t in data.get("targets", [])
+    checked = [
+        targets.Target(t["db"], t["target"], t["met"], t["detail"]) for t in data.get("targets", [])
     ]
     if results:
         print("\n".join(report.table_lines(results)))
+        print("\n".join(report.notes(data)))
         print(
             f"Targets (medians at N = {report.TARGET_N:,}, or the largest N measured; "
             "save() loops at N ≤ 1,000):"
         )
-        print("\n".join(t.line() for t in targets))
+        print("\n".join(t.line() for t in checked))
     if data.get("scale"):
         from benchmarks.scale import describe
 

@@ -100,17 +100,16 @@ def _check_model(model: type[models.Model], names: list[str]) -> Iterable[checks
             id="bulk_triggers.E001",
         )
     # An auto-created through model cannot take the mixin, nor needs it: many-to-many
-    # writes go through its manager.
-    if not issubclass(model, TriggerModelMixin) and not model._meta.auto_created:
-        message = (
+    # writes go through its manager. A model whose default manager is wired has its
+    # save() and delete() wired too (bulk_triggers.wiring).
+    if not wired and not issubclass(model, TriggerModelMixin) and not model._meta.auto_created:
+        yield checks.Error(
             f"{label} has triggers ({listed}) but does not subclass TriggerModelMixin: "
-            "obj.save() and obj.delete() would skip them."
+            "obj.save() and obj.delete() would skip them.",
+            hint="Add TriggerModelMixin to the model's bases.",
+            obj=model,
+            id="bulk_triggers.E002",
         )
-        hint = "Add TriggerModelMixin to the model's bases."
-        if wired:
-            yield checks.Warning(message, hint=hint, obj=model, id="bulk_triggers.W002")
-        else:
-            yield checks.Error(message, hint=hint, obj=model, id="bulk_triggers.E002")
     for manager in model._meta.managers:
         if manager is not default and not _uses(manager, TriggerQuerySet):
             yield checks.Warning(

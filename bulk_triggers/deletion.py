@@ -38,6 +38,7 @@ from django.db.models.deletion import (
 from django.db.models.signals import class_prepared
 
 from bulk_triggers.deletion_collector import TriggerCollector, concrete, triggers_of
+from bulk_triggers.deletion_returning import delete_loaded, delete_returning
 from bulk_triggers.deletion_updates import plan_updates
 from bulk_triggers.dispatch import Dispatch, chunks
 from bulk_triggers.registry import registry
@@ -121,8 +122,15 @@ def delete_queryset(queryset: models.QuerySet[Any], using: str) -> tuple[int, di
 
     The rows are read in locked chunks of ``CHUNK_SIZE``; each chunk is collected, with
     its cascades, by a collector of its own, then dispatched and deleted, so memory is
-    bounded by what one chunk reaches. The counts are summed in Django's form.
+    bounded by what one chunk reaches. The counts are summed in Django's form. Where
+    Django would fast-delete, no collector is needed, and with only after triggers each
+    chunk is one ``DELETE … RETURNING`` (:mod:`bulk_triggers.deletion_returning`).
     """
+    done = delete_returning(queryset, using)
+    if done is None:
+        done = delete_loaded(queryset, using)
+    if done is not None:
+        return done
     model = queryset.model
     attnames = [field.attname for field in model._meta.concrete_fields]
     build = row_builder(model, using, attnames)
@@ -164,20 +172,23 @@ def _run(
 ) -> tuple[int, dict[str, int]]:
     """Run the before stages, the collector's writes, the updates' changes, the after stages."""
     using = collector.using
+    keep = collector.origin if isinstance(collector.origin, models.Model) else None
     collector.sort()
-    deletes = _deletes(collector, stored)
+    deletes = _deletes(collector, stored, collector.left_alone(keep))
     gone = {
         (concrete(model), obj.pk)
         for model, instances in collector.data.items()
         for obj in instances
     }
     updates = plan_updates(collector, gone, triggers_of)
+    # The fast deletes take their keys now: the before triggers receive these very
+    # instances (uncopied) and must not be able to redirect the delete by changing them.
+    collector.keep_fast(keep)
     for update in updates:
         update.before()
     for dispatch, rows in deletes:
         for chunk in chunks(rows):
             dispatch.before(None, chunk)
-    collector.keep_fast(collector.origin if isinstance(collector.origin, models.Model) else None)
     result: tuple[int, dict[str, int]] = collector.delete()
     for update in updates:
         update.write(using)
@@ -190,13 +201,16 @@ def _run(
 
 
 def _deletes(
-    collector: Collector, stored: dict[int, models.Model | None]
+    collector: Collector,
+    stored: dict[int, models.Model | None],
+    untouched: set[type[models.Model]],
 ) -> list[tuple[Dispatch, Rows]]:
     """Return, per model with delete triggers, the dispatch and the rows it receives.
 
     Rows are detached copies (the collector clears the primary keys of its instances
-    after deleting). The parent rows of collected multi-table children are left out:
-    they fire through the child's dispatch, with the child instances.
+    after deleting), except those of ``untouched`` models, whose instances the collector
+    only reads. The parent rows of collected multi-table children are left out: they
+    fire through the child's dispatch, with the child instances.
     """
     parts = _parent_parts(collector.data)
     plan = []
@@ -209,11 +223,12 @@ def _deletes(
         if not triggers:
             continue
         skip = parts.get(concrete(model), set())
+        detach = model not in untouched
         rows: Rows = []
         for obj in sorted(instances, key=attrgetter("pk")):
             row = stored.get(id(obj), obj)
             if row is not None and obj.pk not in skip:
-                rows.append(clone(row) if row is obj else row)
+                rows.append(clone(row) if detach and row is obj else row)
         if rows:
             dispatch = Dispatch(
                 model,

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models.deletion import CASCADE, Collector
 
 from bulk_triggers.dispatch import chunks, triggers_for
+from bulk_triggers.key_arrays import with_keys
 from bulk_triggers.registry import registry
 from bulk_triggers.rows import locked
 
@@ -40,7 +41,7 @@ class TriggerCollector(Collector):
     to the triggers. Those rows are read under lock (:func:`~bulk_triggers.rows.locked`).
     The models Django would have fast-deleted are remembered in ``fast``: once their
     rows are loaded, :meth:`keep_fast` deletes them as Django would, one statement per
-    chunk rather than one per hundred rows.
+    chunk rather than one per hundred rows, by exactly the keys of the rows loaded.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -67,20 +68,29 @@ class TriggerCollector(Collector):
             self.fast.add(objs._meta.model if hasattr(objs, "_meta") else objs.model)
         return False
 
+    def left_alone(self, keep: models.Model | None) -> set[type[models.Model]]:
+        """Return the models whose instances :meth:`keep_fast` takes out of the collection.
+
+        The collector's ``delete()`` never touches those instances (it clears the primary
+        keys of the instances it deletes itself), so they need no detached copy.
+        """
+        return {model for model in self.fast if keep is None or type(keep) is not model}
+
     def keep_fast(self, keep: models.Model | None) -> None:
         """Turn the loaded rows of models Django would fast-delete back into fast deletes.
 
         The instance ``keep`` (``Model.delete()``'s own) stays collected, so that Django
         clears its primary key as it always does.
         """
-        for model in self.fast:
+        for model in self.left_alone(keep):
             instances = self.data.get(model)
-            if not instances or (keep is not None and type(keep) is model):
+            if not instances:
                 continue
             del self.data[model]
             plain: models.QuerySet[Any] = models.QuerySet(model=model, using=self.using)
             pks = sorted(obj.pk for obj in instances)
-            self.fast_deletes.extend(plain.filter(pk__in=chunk) for chunk in chunks(pks))
+            # One array parameter per chunk on PostgreSQL (``pk = ANY(%s)``), not one per key.
+            self.fast_deletes.extend(with_keys(plain, chunk) for chunk in chunks(pks))
 
     def related_objects(
         self, related_model: type[models.Model], related_fields: Iterable[Any], objs: Any

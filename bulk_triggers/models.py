@@ -11,6 +11,8 @@ from django.utils.functional import cached_property
 
 from bulk_triggers.instance import delete_instance, save_instance
 from bulk_triggers.manager import TriggerManager
+from bulk_triggers.queryset import TriggerQuerySet
+from bulk_triggers.wiring import wire_instance_methods
 
 __all__ = ["TriggerModelMixin"]
 
@@ -96,17 +98,31 @@ def _trigger_manager(manager: models.Manager[Any]) -> models.Manager[Any]:
 def use_trigger_managers(model: type[models.Model]) -> None:
     """Make ``model``'s automatic managers hand out ``TriggerQuerySet``, where it needs them.
 
-    That is a :class:`TriggerModelMixin` subclass (its base manager) and an auto-created
-    many-to-many through model (its default and base managers). Other models, and
-    options classes that are not Django's own, are left as they are.
+    That is a :class:`TriggerModelMixin` subclass (its base manager), a model whose
+    default manager hands out ``TriggerQuerySet`` (its base manager, and its ``save()``
+    and ``delete()`` wrapped to dispatch as the mixin's do: see
+    :mod:`bulk_triggers.wiring`) and an auto-created many-to-many through model (its
+    default and base managers). Other models, and options classes that are not Django's
+    own, are left as they are.
     """
     if type(model._meta) is not Options:
         return
     if issubclass(model, TriggerModelMixin):
         model._meta.__class__ = _TriggerOptions
+    elif _wired_by_manager(model):
+        wire_instance_methods(model)
+        model._meta.__class__ = _TriggerOptions
     elif model._meta.auto_created:
         model._meta.__class__ = _ThroughOptions
         model._meta._expire_cache(reverse=False)  # type: ignore[attr-defined]
+
+
+def _wired_by_manager(model: type[models.Model]) -> bool:
+    """Return whether ``model``'s default manager hands out ``TriggerQuerySet``."""
+    if model._meta.auto_created or model._meta.swapped:
+        return False
+    default = model._meta.default_manager
+    return issubclass(getattr(default, "_queryset_class", object), TriggerQuerySet)
 
 
 def _use_trigger_base_manager(sender: type[models.Model], **kwargs: Any) -> None:

@@ -2,24 +2,17 @@
 
 The select of the old rows also computes, in the database, the value each expression
 will write, so that before triggers see on ``new`` what will be stored; the write then
-uses Django's own UPDATE for the rows triggers left alone, and literal values for the
-rows they changed.
+stores those very values (:mod:`bulk_triggers.update_write`), so that an expression is
+evaluated once.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.db import models
-from django.db.models import ExpressionWrapper, Value
-from django.db.models.functions import Cast
+from django.db import connections, models
 from django.db.models.sql.where import WhereNode
-from django.utils import timezone
 
 from bulk_triggers.computed import generated_attnames, read_back
 from bulk_triggers.rows import (
@@ -32,6 +25,15 @@ from bulk_triggers.rows import (
     writes_pk,
 )
 from bulk_triggers.snapshot import Snapshot, copy_value, mutable_indexes
+from bulk_triggers.update_values import (
+    Raw,
+    as_stored,
+    converters,
+    literal_param,
+    quantizer,
+    to_python,
+)
+from bulk_triggers.update_write import write_chunk
 
 __all__ = ["UpdatePlan", "update_chunks", "update_target"]
 
@@ -50,24 +52,26 @@ class UpdatePlan:
         self.attnames = [f.attname for f in opts.concrete_fields]
         self.pk_attname = opts.pk.attname
         self.targets: dict[int, Any] = {}  # concrete field index -> plain value
-        self.computed: dict[int, str] = {}  # concrete field index -> annotation name
+        self.computed: dict[int, Any] = {}  # concrete field index -> its expression
         self.annotations: dict[str, Any] = {}
         self.written: list[str] = []
+        self.indexes: list[int] = []  # of the written fields
         self.normalizers: list[tuple[int, Callable[[Any], Any]]] = []
+        self.carried: list[list[Any]] = []  # per row of the last chunk: what write() binds
         for name, value in values.items():
             field = opts.get_field(name)
             index = opts.concrete_fields.index(field)
             self.written.append(field.attname)  # type: ignore[union-attr]
+            self.indexes.append(index)
             kind = field.get_internal_type()
             if kind == "DecimalField":
-                self.normalizers.append((index, _quantizer(field)))
-            expression = _as_stored(field, value, vendor)
+                self.normalizers.append((index, quantizer(field)))
+            expression = as_stored(field, value, vendor)
             if expression is None:
-                self.targets[index] = _to_python(field, value)
+                self.targets[index] = to_python(field, value)
             else:
-                alias = f"bulk_triggers_new_{index}"
-                self.annotations[alias] = expression
-                self.computed[index] = alias
+                self.annotations[f"bulk_triggers_new_{index}"] = Raw(expression)
+                self.computed[index] = expression
 
     def known(self) -> dict[str, Any]:
         """Return the attnames written with a literal value, and the value ``new`` gets."""
@@ -85,28 +89,53 @@ class UpdatePlan:
 
         ``new`` gets its own copies of mutable values, so the returned snapshot (which
         shares them with ``old``) shows what before triggers change, in place or not.
+        Computed values arrive as the driver returns them; they are kept so for
+        :meth:`write` and converted here, as the query would, for ``new``.
         """
+        connection = connections[using]
         width = len(self.attnames)
-        computed = [(index, width + n) for n, index in enumerate(self.computed)]
+        computed = [
+            (index, width + n, converters(expression, connection))
+            for n, (index, expression) in enumerate(self.computed.items())
+        ]
+        carry = self._carry(width, connection)
         build = row_builder(self.model, using, self.attnames)
         plain = builds_plainly(self.model)
         mutable = mutable_indexes(self.model, self.attnames, rows[0]) if rows else []
-        new, old, planned = [], [], []
+        new, old, planned, self.carried = [], [], [], []
         for row in rows:
             stored = row[:width]
             values = list(stored)
             for index, value in self.targets.items():
                 values[index] = value
-            for index, position in computed:
-                values[index] = row[position]
+            for index, position, converting in computed:
+                value = row[position]
+                for convert, expression in converting:
+                    value = convert(value, expression, connection)
+                values[index] = value
             for index, normalize in self.normalizers:
                 values[index] = normalize(values[index])
             planned.append(tuple(values))
+            self.carried.append([value if fixed else row[value] for fixed, value in carry])
             for index in mutable:
                 values[index] = copy_value(values[index])
             old.append(build(stored))
             new.append(self._new_row(build, stored, values, plain))
         return new, old, Snapshot(self.attnames, planned)
+
+    def _carry(self, width: int, connection: Any) -> list[tuple[bool, Any]]:
+        """Return, per written field, its parameter (True, literal) or place in a row (False).
+
+        A literal is bound as Django's UPDATE binds it; a computed value as selected.
+        """
+        fields = self.model._meta.concrete_fields
+        place = {index: width + n for n, index in enumerate(self.computed)}
+        return [
+            (False, place[index])
+            if index in place
+            else (True, literal_param(fields[index], value, connection))
+            for index, value in zip(self.indexes, self.values.values(), strict=True)
+        ]
 
     def _new_row(
         self,
@@ -138,28 +167,13 @@ class UpdatePlan:
         old: Sequence[models.Model],
         changes: Sequence[frozenset[str]],
     ) -> int:
-        """Write the chunk: Django's UPDATE for untouched rows, literal values for changed ones.
+        """Write the chunk :meth:`instances` built last, storing the values its SELECT computed.
 
         Rows are picked by their stored primary key (``old``), which the update itself
-        may be changing.
+        may be changing. See :func:`~bulk_triggers.update_write.write_chunk`.
         """
-        pairs = list(zip(new, old, changes, strict=True))
-        untouched = [stored.pk for _, stored, change in pairs if not change]
-        updated = target.filter(pk__in=untouched).update(**self.values) if untouched else 0
-        groups: dict[frozenset[str], list[models.Model]] = defaultdict(list)
-        plain: models.QuerySet[Any] = models.QuerySet(model=self.model, using=target.db)
-        for row, stored, change in pairs:
-            if not change:
-                continue
-            names = frozenset(self.written) | change
-            if row.pk == stored.pk and self.pk_attname not in names:
-                groups[names].append(row)
-            else:  # bulk_update() cannot move a row to another primary key.
-                values = {name: row.__dict__[name] for name in names}
-                updated += plain.filter(pk=stored.pk).update(**values)
-        for names, group in groups.items():
-            updated += plain.bulk_update(group, sorted(names))
-        return updated
+        rows = list(zip(new, old, changes, self.carried, strict=True))
+        return write_chunk(target, self.values, self.written, rows)
 
 
 def update_target(queryset: models.QuerySet[Any], using: str) -> models.QuerySet[Any]:
@@ -195,83 +209,3 @@ def update_chunks(
         pin=writes_pk(model, written),
         skip=moved,
     )
-
-
-_INTEGER = frozenset(
-    {
-        "IntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveBigIntegerField",
-        "PositiveSmallIntegerField",
-    }
-)
-_NUMERIC = _INTEGER | {"DecimalField", "FloatField"}
-_TEMPORAL = frozenset({"DateTimeField", "DateField", "TimeField"})
-
-
-def _quantizer(field: Any) -> Callable[[Any], Any]:
-    """Round a computed decimal as reading the column would (SQLite stores it unrounded)."""
-    exponent = Decimal(1).scaleb(-field.decimal_places)
-
-    def quantize(value: Any) -> Any:
-        return value if value is None else Decimal(value).quantize(exponent, context=field.context)
-
-    return quantize
-
-
-class _AsColumn(ExpressionWrapper):  # type: ignore[type-arg]
-    """An expression read back as its column would be: with the field's converters only.
-
-    ExpressionWrapper would add ``int()`` for an integer field, which SQLite's column
-    does not apply to the value it stores.
-    """
-
-    def get_db_converters(self, connection: Any) -> list[Any]:
-        return list(self.output_field.get_db_converters(connection))
-
-
-def _as_stored(field: Any, value: Any, vendor: str) -> Any:
-    """Return the expression that computes what the column will store, or None for a literal.
-
-    Storing a number rounds or truncates it to the column's type (2.5 in an integer
-    column, 3.525 in a DECIMAL(10, 2)); CAST does the same in the SELECT, by the
-    database's own rules. SQLite stores a non-integral value in an integer column as it
-    is, so there the expression is only told its field, for the field's converters.
-    """
-    expression = hasattr(value, "resolve_expression")
-    kind = field.get_internal_type()
-    if vendor == "sqlite" and kind in _INTEGER:
-        return _AsColumn(value, output_field=field) if expression else None
-    if kind in _NUMERIC:
-        return Cast(value if expression else Value(value, output_field=field), output_field=field)
-    if not expression:
-        return None
-    if vendor == "mysql" and kind in _TEMPORAL:
-        # MariaDB types COALESCE(column, literal) and the like as text, which the
-        # backend's datetime converters cannot read: CAST gives the column's type.
-        return Cast(value, output_field=field)
-    return _AsColumn(value, output_field=field)
-
-
-def _to_python(field: Any, value: Any) -> Any:
-    """Return the value ``update(field=value)`` stores, as reading the column gives it back.
-
-    A model instance is stored as the key its relation points at (``to_field``), and a
-    naive datetime, with time zones on, as Django makes it aware when it writes it.
-    """
-    if isinstance(value, models.Model):
-        target = getattr(field, "target_field", None)
-        return value.pk if target is None else getattr(value, target.attname)
-    if value is None:
-        return None
-    value = field.to_python(value)
-    if (
-        settings.USE_TZ
-        and isinstance(value, datetime)
-        and field.get_internal_type() == "DateTimeField"
-        and timezone.is_naive(value)
-    ):
-        return timezone.make_aware(value, timezone.get_default_timezone())
-    return value

@@ -6,13 +6,15 @@ from typing import Any
 
 import pytest
 from django.db import NotSupportedError, connections
-from django.db.models import RestrictedError
+from django.db.models import CharField, RestrictedError
+from django.db.models.functions import Cast, Random, Substr
 
 from bulk_triggers import Trigger, bypass
 from bulk_triggers.testing import capture_triggers, isolated_registry
 from tests.cascadesapp.models import CascBranch, CascRestricted, CascRoot
 from tests.testapp.models import CodeThing, Customer, Item, Place, Restaurant
 from tests.upsertsapp.models import UpsertPartial
+from tests.upwriteapp.models import UwChild, UwPlain
 
 
 def test_cascaded_rows_fire_their_delete_triggers(using: str) -> None:
@@ -154,3 +156,38 @@ def test_restrict_is_judged_per_chunk_of_a_large_delete(using: str, settings: An
             CascRoot.objects.filter(pk__in=[first.pk, second.pk]).delete()
         settings.BULK_TRIGGERS = {"CHUNK_SIZE": 2}
         assert CascRoot.objects.filter(pk__in=[first.pk, second.pk]).delete()[0] == 4
+
+
+def _seen_and_stored(
+    model: Any, using: str, **values: Any
+) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """Return, per row, the value before triggers saw for ``name`` and the value stored."""
+    seen: dict[Any, Any] = {}
+    name = next(iter(values))
+    with isolated_registry():
+
+        class Watch(Trigger[model]):  # type: ignore[valid-type]
+            def on_before_update(self, new: list[Any], old: list[Any]) -> None:
+                seen.update((row.pk, getattr(row, name)) for row in new)
+
+        model.objects.update(**values)
+    return seen, dict(model.objects.values_list("pk", name))
+
+
+def test_volatile_expression_is_evaluated_once(using: str) -> None:
+    """update(ratio=Random()) with triggers: before triggers see the value stored."""
+    with bypass():
+        UwPlain.objects.bulk_create(UwPlain(amount=n) for n in range(5))
+    seen, stored = _seen_and_stored(UwPlain, using, ratio=Random())
+    assert seen == stored
+
+
+def test_parent_fields_evaluate_a_volatile_expression_again(using: str) -> None:
+    """A child's update() of its parent's field keeps Django's UPDATE: Random() runs twice."""
+    with bypass():
+        for n in range(5):
+            UwChild.objects.create(name=f"c{n}")
+    volatile = Cast(Random(), output_field=CharField(max_length=20))
+    seen, stored = _seen_and_stored(UwChild, using, name=Substr(volatile, 1, 20))
+    assert seen.keys() == stored.keys()
+    assert all(seen[pk] != stored[pk] for pk in stored)

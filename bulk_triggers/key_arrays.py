@@ -1,0 +1,45 @@
+"""Filtering by a list of primary keys with one array parameter on PostgreSQL.
+
+``pk__in=keys`` compiles to ``IN (%s, %s, …)``: one parameter, placeholder and quoting
+step per key, for a chunk of up to ``CHUNK_SIZE`` keys. On PostgreSQL ``pk = ANY(%s)``
+says the same with the whole list as one array parameter, which the driver adapts in
+one step. Other backends have no array parameters and keep ``pk__in``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connections, models
+from django.db.models import F, Lookup
+from django.db.models.sql.compiler import SQLCompiler
+
+__all__ = ["with_keys"]
+
+
+class AnyOf(Lookup):
+    """``column = ANY(%s)`` with the values as one array parameter (PostgreSQL only)."""
+
+    lookup_name = "bulk_triggers_any_of"  # Never registered: used as an expression.
+    prepare_rhs = False
+
+    def as_sql(self, compiler: SQLCompiler, connection: Any) -> Any:
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        field = self.lhs.output_field
+        values = [field.get_db_prep_value(value, connection, prepared=False) for value in self.rhs]
+        return f"{lhs_sql} = ANY(%s)", (*lhs_params, values)
+
+
+def with_keys(queryset: models.QuerySet[Any], keys: Sequence[Any]) -> models.QuerySet[Any]:
+    """Return ``queryset`` filtered to the rows whose (single-column) primary key is in ``keys``.
+
+    A composite primary key keeps ``pk__in``, whose tuples PostgreSQL arrays do not carry.
+    """
+    model = queryset.model
+    filtered: models.QuerySet[Any]
+    if connections[queryset.db].vendor != "postgresql" or len(model._meta.pk_fields) != 1:
+        filtered = queryset.filter(pk__in=keys)
+    else:
+        filtered = queryset.filter(AnyOf(F(model._meta.pk.attname), list(keys)))
+    return filtered

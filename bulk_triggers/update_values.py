@@ -1,0 +1,132 @@
+"""What each value of ``QuerySet.update(**values)`` stores, computed and read as the column.
+
+:class:`~bulk_triggers.update_plan.UpdatePlan` selects, per row, an expression computing
+what the column will store (:func:`as_stored`), without converters (:class:`Raw`), so
+that the value can be written back as it came and shown to triggers as the column reads
+(:func:`converters`); a literal is bound as Django binds it (:func:`literal_param`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import ExpressionWrapper, Value
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+__all__ = ["Raw", "as_stored", "converters", "literal_param", "quantizer", "to_python"]
+
+
+_INTEGER = frozenset(
+    {
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+    }
+)
+_NUMERIC = _INTEGER | {"DecimalField", "FloatField"}
+_TEMPORAL = frozenset({"DateTimeField", "DateField", "TimeField"})
+
+
+def quantizer(field: Any) -> Callable[[Any], Any]:
+    """Round a computed decimal as reading the column would (SQLite stores it unrounded)."""
+    exponent = Decimal(1).scaleb(-field.decimal_places)
+
+    def quantize(value: Any) -> Any:
+        return value if value is None else Decimal(value).quantize(exponent, context=field.context)
+
+    return quantize
+
+
+class _AsColumn(ExpressionWrapper):  # type: ignore[type-arg]
+    """An expression read back as its column would be: with the field's converters only.
+
+    ExpressionWrapper would add ``int()`` for an integer field, which SQLite's column
+    does not apply to the value it stores.
+    """
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        return list(self.output_field.get_db_converters(connection))
+
+
+class _RawField(models.Field):  # type: ignore[type-arg]
+    """A type no backend converts: the selected value stays as the driver returned it."""
+
+    def get_internal_type(self) -> str:
+        return "BulkTriggersRawField"
+
+
+class Raw(ExpressionWrapper):  # type: ignore[type-arg]
+    """An expression selected without converters: the update plan applies them itself."""
+
+    def __init__(self, expression: Any) -> None:
+        super().__init__(expression, output_field=_RawField())
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        return []
+
+
+def converters(expression: Any, connection: Any) -> list[tuple[Callable[..., Any], Any]]:
+    """Return what the query would apply to the expression's value: backend's, then field's."""
+    found = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+    return [(convert, expression) for convert in found]
+
+
+def literal_param(field: Any, value: Any, connection: Any) -> Any:
+    """Return the parameter Django's UPDATE binds for a literal (a model instance: its key)."""
+    if hasattr(value, "prepare_database_save"):
+        value = value.prepare_database_save(field)
+    return field.get_db_prep_save(value, connection=connection)
+
+
+def as_stored(field: Any, value: Any, vendor: str) -> Any:
+    """Return the expression that computes what the column will store, or None for a literal.
+
+    Storing a number rounds or truncates it to the column's type (2.5 in an integer
+    column, 3.525 in a DECIMAL(10, 2)); CAST does the same in the SELECT, by the
+    database's own rules. SQLite stores a non-integral value in an integer column as it
+    is, so there the expression is only told its field, for the field's converters.
+    """
+    expression = hasattr(value, "resolve_expression")
+    kind = field.get_internal_type()
+    if vendor == "sqlite" and kind in _INTEGER:
+        return _AsColumn(value, output_field=field) if expression else None
+    if kind in _NUMERIC:
+        return Cast(value if expression else Value(value, output_field=field), output_field=field)
+    if not expression:
+        return None
+    if vendor == "mysql" and kind in _TEMPORAL:
+        # MariaDB types COALESCE(column, literal) and the like as text, which the
+        # backend's datetime converters cannot read: CAST gives the column's type.
+        return Cast(value, output_field=field)
+    return _AsColumn(value, output_field=field)
+
+
+def to_python(field: Any, value: Any) -> Any:
+    """Return the value ``update(field=value)`` stores, as reading the column gives it back.
+
+    A model instance is stored as the key its relation points at (``to_field``), and a
+    naive datetime, with time zones on, as Django makes it aware when it writes it.
+    """
+    if isinstance(value, models.Model):
+        target = getattr(field, "target_field", None)
+        return value.pk if target is None else getattr(value, target.attname)
+    if value is None:
+        return None
+    value = field.to_python(value)
+    if (
+        settings.USE_TZ
+        and isinstance(value, datetime)
+        and field.get_internal_type() == "DateTimeField"
+        and timezone.is_naive(value)
+    ):
+        return timezone.make_aware(value, timezone.get_default_timezone())
+    return value

@@ -1,0 +1,1 @@
+"""Models for the one-statement ``DELETE … RETURNING`` path of ``QuerySet.delete()``."""

@@ -1,0 +1,1 @@
+"""Models wired by ``TriggerManager`` alone, without the mixin (app label ``wiringapp``)."""
