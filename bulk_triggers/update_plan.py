@@ -73,6 +73,10 @@ class UpdatePlan:
                 self.annotations[f"bulk_triggers_new_{index}"] = Raw(expression)
                 self.computed[index] = expression
 
+    def known(self) -> dict[str, Any]:
+        """Return the attnames written with a literal value, and the value ``new`` gets."""
+        return {self.attnames[index]: value for index, value in self.targets.items()}
+
     def select(self, rows: models.QuerySet[Any]) -> models.QuerySet[Any]:
         """Return the query that selects each row's stored and to-be-written values."""
         annotated: models.QuerySet[Any] = rows.annotate(**self.annotations)

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "tests.toolbarapp",
     "tests.conformapp",
     "tests.saveloadapp",
+    "tests.pushdownapp",
     "shop",
 ]
 
