@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connections, models, transaction
 from django.db.models import F
+from django.db.models.functions import Mod
 
 from benchmarks.databases import item_values
 
@@ -161,6 +162,29 @@ _update_value, _update_value_floor = _updater(amount=7)
 _update_f, _update_f_floor = _updater(amount=F("amount") + 1)
 
 
+# QuerySet.update where 1% of the rows pass the triggers' conditions (condition pushdown)
+
+PUSHDOWN_EVERY = 100
+"""One row in this many does not hold the updated value yet, and so passes ``HasChanged``."""
+
+
+def _mostly_updated(model: Model, using: str, n: int) -> None:
+    """Give all rows but one in ``PUSHDOWN_EVERY`` the value the update writes, untriggered."""
+    rows: models.QuerySet[Any] = models.QuerySet(model=model, using=using)
+    # Keys 1, 101, 201 … keep their amount: one row passes even at a small N.
+    rows.alias(rest=Mod(F("pk") - 1, PUSHDOWN_EVERY)).exclude(rest=0).update(amount=7)
+
+
+def _update_pushdown_floor(model: Model, using: str, _: None) -> object:
+    """What the triggers need, written by hand: the passing rows, locked, old and new."""
+    queryset = _objects(model, using)
+    with transaction.atomic(using=using):
+        old = list(queryset.exclude(amount=7).select_for_update())
+        updated = queryset.update(amount=7)
+        new = rows_by_pk(model, using, [row.pk for row in old])
+    return old, new, updated
+
+
 def _verify_value(model: Model, using: str, n: int) -> None:
     changed = _objects(model, using).filter(amount=7).count()
     assert changed == n, f"{model.__name__}: {changed} of {n} rows have amount 7"
@@ -237,6 +261,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "update_value", "QuerySet.update(amount=7)", True, _nothing, _update_value,
         _update_value_floor, _verify_value,
+    ),
+    Operation(
+        "update_pushdown", "QuerySet.update(amount=7), 1% pass HasChanged", True,
+        _mostly_updated, _update_value, _update_pushdown_floor, _verify_value,
     ),
     Operation(
         "update_f", "QuerySet.update(amount=F()+1)", True, _nothing, _update_f,

@@ -14,9 +14,12 @@ in :mod:`bulk_triggers.comparisons`, ``AnyChange``/``AllChange`` in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
+
+if TYPE_CHECKING:
+    from bulk_triggers.pushdown import Planned, Pushdown
 
 __all__ = ["And", "Condition", "Not", "Or"]
 
@@ -58,7 +61,21 @@ class Condition:
         A hook for pushing conditions down into the SELECT of the rows an ``update()`` or
         ``delete()`` (``event``) loads: a stored row outside the filter could not pass.
         ``None`` (the default) means the condition cannot be expressed that way. The
-        library does not use it yet.
+        library does not use it: it ignores what the operation writes. The pushdown of
+        conditions into ``update()`` and ``delete()`` uses :meth:`pushdown`.
+        """
+        return None
+
+    def pushdown(self, planned: Planned) -> Pushdown | None:
+        """Return this condition's SQL form for the operation ``planned`` describes, or None.
+
+        A :class:`~bulk_triggers.pushdown.Pushdown` holds a filter on the stored rows that
+        every row able to pass matches, and says whether it matches exactly those (only
+        an exact form can be negated by ``~``). ``planned`` tells what the operation will
+        store in each field and builds NULL-safe tests on the stored row. When every
+        active trigger's condition has a form, rows that pass none are written by
+        Django's plain statement without being loaded; ``check()`` still decides for
+        the rows that are. ``None`` (the default): the condition runs in Python only.
         """
         return None
 
@@ -104,6 +121,16 @@ class And(Condition):
             return left or right  # Either side alone still rules rows out.
         return left & right
 
+    def pushdown(self, planned: Planned) -> Pushdown | None:
+        if type(self).check is not And.check:
+            return None  # A subclass deciding otherwise has no form of its own.
+        left, right = self.left.pushdown(planned), self.right.pushdown(planned)
+        if left is None or right is None:
+            # Either side alone still rules rows out, as a superset of those passing.
+            alone = left or right
+            return None if alone is None else alone.inexact()
+        return left & right
+
     def __repr__(self) -> str:
         return f"{_operand(self.left, And)} & {_operand(self.right, And)}"
 
@@ -124,6 +151,15 @@ class Or(And):
         left, right = self.left.as_q(event), self.right.as_q(event)
         return None if left is None or right is None else left | right
 
+    def pushdown(self, planned: Planned) -> Pushdown | None:
+        if type(self).check is not Or.check:
+            return None
+        left, right = self.left.pushdown(planned), self.right.pushdown(planned)
+        for side in (left, right):
+            if side is not None and side.const is True:
+                return side  # True whatever the other side is.
+        return None if left is None or right is None else left | right
+
     def __repr__(self) -> str:
         return f"{_operand(self.left, Or)} | {_operand(self.right, Or)}"
 
@@ -139,6 +175,12 @@ class Not(Condition):
 
     def field_names(self) -> tuple[str, ...]:
         return self.inner.field_names()
+
+    def pushdown(self, planned: Planned) -> Pushdown | None:
+        if type(self).check is not Not.check:
+            return None
+        inner = self.inner.pushdown(planned)
+        return None if inner is None else ~inner  # None unless the inner form is exact.
 
     def __repr__(self) -> str:
         return f"~{_operand(self.inner, Not)}"

@@ -7,14 +7,18 @@ rows the dispatcher loaded for the chunk (see :mod:`bulk_triggers.paths`).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import models
 from django.db.models import Q
 
 from bulk_triggers.conditions import Condition
 from bulk_triggers.paths import SEPARATOR, hops, read
+from bulk_triggers.pushdown import Pushdown
 from bulk_triggers.snapshot import attname
+
+if TYPE_CHECKING:
+    from bulk_triggers.pushdown import Planned
 
 __all__ = [
     "ChangesFrom",
@@ -105,6 +109,20 @@ class FieldCondition(Condition):
             return None
         return Q(**{f"{self.field}__{self._lookup}": self._raw})
 
+    def _pushable(self, planned: Planned, owner: type[FieldCondition]) -> bool:
+        """Return whether ``owner``'s SQL form applies: its ``check()``, a field of the row.
+
+        A subclass that overrides ``check()`` or ``wanted()`` decides differently, and
+        has no form unless it writes one.
+        """
+        kind = type(self)
+        return (
+            kind.check is owner.check
+            and kind.wanted is FieldCondition.wanted
+            and planned.field(self.field) is not None
+            and planned.event in ("update", "delete")
+        )
+
     def _key(self) -> tuple[Any, ...]:
         return (self.field, self.value) if self._has_value else (self.field,)
 
@@ -130,6 +148,15 @@ class HasChanged(FieldCondition):
             return True
         return bool(value_at(new, self.field) != value_at(old, self.field))
 
+    def pushdown(self, planned: Planned) -> Pushdown | None:
+        if not self._pushable(planned, HasChanged):
+            return None
+        if planned.event == "delete" or not planned.written(self.field):
+            return Pushdown.never()  # new is None, or new holds the stored value.
+        known, target = planned.target(self.field)
+        same = planned.equals(self.field, target) if known else None
+        return None if same is None else ~same
+
 
 class ChangesTo(FieldCondition):
     """True when the field becomes ``value``; on create, when it is inserted as ``value``."""
@@ -141,6 +168,20 @@ class ChangesTo(FieldCondition):
         if value_at(new, self.field) != wanted:
             return False
         return old is None or value_at(old, self.field) != wanted
+
+    def pushdown(self, planned: Planned) -> Pushdown | None:
+        if not self._pushable(planned, ChangesTo):
+            return None
+        if planned.event == "delete" or not planned.written(self.field):
+            return Pushdown.never()
+        known, target = planned.target(self.field)
+        if not known:
+            return None
+        wanted = self.wanted(planned.model)
+        if target != wanted:
+            return Pushdown.never()
+        was = planned.equals(self.field, wanted)
+        return None if was is None else ~was
 
 
 class ChangesFrom(FieldCondition):
@@ -155,6 +196,17 @@ class ChangesFrom(FieldCondition):
         wanted = self.wanted(type(old))
         return bool(value_at(old, self.field) == wanted and value_at(new, self.field) != wanted)
 
+    def pushdown(self, planned: Planned) -> Pushdown | None:
+        if not self._pushable(planned, ChangesFrom):
+            return None
+        if planned.event == "delete" or not planned.written(self.field):
+            return Pushdown.never()
+        known, target = planned.target(self.field)
+        if not known:
+            return None
+        wanted = self.wanted(planned.model)
+        return Pushdown.never() if target == wanted else planned.equals(self.field, wanted)
+
     def as_q(self, event: str) -> Q | None:
         return None if event == "delete" else super().as_q(event)
 
@@ -168,6 +220,15 @@ class IsEqual(FieldCondition):
         row = old if new is None else new
         return bool(value_at(row, self.field) == self.wanted(type(row)))
 
+    def pushdown(self, planned: Planned) -> Pushdown | None:
+        if not self._pushable(planned, IsEqual):
+            return None
+        wanted = self.wanted(planned.model)
+        if planned.event == "update" and planned.written(self.field):
+            known, target = planned.target(self.field)
+            return Pushdown.constant(bool(target == wanted)) if known else None
+        return planned.equals(self.field, wanted)  # The stored value: unwritten, or deleted.
+
 
 class IsNotEqual(IsEqual):
     """True when the row's field differs from ``value``: exactly ``~IsEqual(field, value)``."""
@@ -176,6 +237,12 @@ class IsNotEqual(IsEqual):
 
     def check(self, new: Any, old: Any) -> bool:
         return not super().check(new, old)
+
+    def pushdown(self, planned: Planned) -> Pushdown | None:
+        if type(self).check is not IsNotEqual.check or type(self).wanted is not IsEqual.wanted:
+            return None
+        equal = IsEqual(self.field, self._raw).pushdown(planned)
+        return None if equal is None else ~equal
 
 
 class WasEqual(FieldCondition):
@@ -186,3 +253,8 @@ class WasEqual(FieldCondition):
 
     def check(self, new: Any, old: Any) -> bool:
         return old is not None and bool(value_at(old, self.field) == self.wanted(type(old)))
+
+    def pushdown(self, planned: Planned) -> Pushdown | None:
+        if not self._pushable(planned, WasEqual):
+            return None
+        return planned.equals(self.field, self.wanted(planned.model))

@@ -34,6 +34,8 @@ from bulk_triggers.computed import pending, read_back
 from bulk_triggers.deletion import delete_queryset, may_fire
 from bulk_triggers.dispatch import Dispatch, chunks, triggers_for
 from bulk_triggers.instance import save_instance
+from bulk_triggers.pushdown_delete import split_delete
+from bulk_triggers.pushdown_write import split_update
 from bulk_triggers.refusals import (
     check_bulk_create,
     check_bulk_update,
@@ -240,13 +242,22 @@ class TriggerQuerySet(models.QuerySet[M]):
         with transaction.atomic(using=using):
             plan = UpdatePlan(self.model, kwargs, connections[using].vendor)
             moved: set[Any] = set()  # Where rows went: later chunks must not see them again.
-            for rows in update_chunks(self, plan, using, moved):
-                new, old, planned = plan.instances(rows, using)
-                dispatch.before(new, old)
-                changes = planned.changes(new) if dispatch.has_before else [frozenset()] * len(new)
-                updated += plan.write(target, new, old, changes)
-                moved.update(row.pk for row, was in zip(new, old, strict=True) if row.pk != was.pk)
-                dispatch.after(plan.stored(new, using), old)
+            # Rows no trigger's condition can pass are written by Django alone, unloaded.
+            split = split_update(self, triggers, kwargs, plan.known(), using)
+            sources: list[models.QuerySet[Any]] = [self] if split is None else split.batches
+            updated += 0 if split is None else split.written
+            for source in sources:
+                for rows in update_chunks(source, plan, using, moved):
+                    new, old, planned = plan.instances(rows, using)
+                    dispatch.before(new, old)
+                    changes = (
+                        planned.changes(new) if dispatch.has_before else [frozenset()] * len(new)
+                    )
+                    updated += plan.write(target, new, old, changes)
+                    moved.update(
+                        row.pk for row, was in zip(new, old, strict=True) if row.pk != was.pk
+                    )
+                    dispatch.after(plan.stored(new, using), old)
         self._result_cache = None
         return updated
 
@@ -257,7 +268,10 @@ class TriggerQuerySet(models.QuerySet[M]):
         using = self._write_alias()
         if filters_on_window(self):
             refuse_as_django_would_here(super().delete, using)
-        result = delete_queryset(self, using)
+        # Rows no delete trigger's condition can pass are deleted by Django alone, unloaded.
+        result = split_delete(self, using)
+        if result is None:
+            result = delete_queryset(self, using)
         self._result_cache = None
         return result
 

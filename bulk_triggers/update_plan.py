@@ -32,6 +32,7 @@ from bulk_triggers.update_values import (
     literal_param,
     quantizer,
     to_python,
+    typed_apart,
 )
 from bulk_triggers.update_write import write_chunk
 
@@ -58,13 +59,16 @@ class UpdatePlan:
         self.indexes: list[int] = []  # of the written fields
         self.normalizers: list[tuple[int, Callable[[Any], Any]]] = []
         self.carried: list[list[Any]] = []  # per row of the last chunk: what write() binds
+        self.uncarried: set[str] = set()  # written by Django's UPDATE (see typed_apart)
         for name, value in values.items():
             field = opts.get_field(name)
             index = opts.concrete_fields.index(field)
             self.written.append(field.attname)  # type: ignore[union-attr]
             self.indexes.append(index)
             kind = field.get_internal_type()
-            if kind == "DecimalField":
+            if typed_apart(field, value):
+                self.uncarried.add(field.attname)  # type: ignore[union-attr]
+            elif kind == "DecimalField":
                 self.normalizers.append((index, quantizer(field)))
             expression = as_stored(field, value, vendor)
             if expression is None:
@@ -72,6 +76,10 @@ class UpdatePlan:
             else:
                 self.annotations[f"bulk_triggers_new_{index}"] = Raw(expression)
                 self.computed[index] = expression
+
+    def known(self) -> dict[str, Any]:
+        """Return the attnames written with a literal value, and the value ``new`` gets."""
+        return {self.attnames[index]: value for index, value in self.targets.items()}
 
     def select(self, rows: models.QuerySet[Any]) -> models.QuerySet[Any]:
         """Return the query that selects each row's stored and to-be-written values."""
@@ -169,7 +177,7 @@ class UpdatePlan:
         may be changing. See :func:`~bulk_triggers.update_write.write_chunk`.
         """
         rows = list(zip(new, old, changes, self.carried, strict=True))
-        return write_chunk(target, self.values, self.written, rows)
+        return write_chunk(target, self.values, self.written, rows, frozenset(self.uncarried))
 
 
 def update_target(queryset: models.QuerySet[Any], using: str) -> models.QuerySet[Any]:

@@ -17,9 +17,18 @@ from django.conf import settings
 from django.db import models
 from django.db.models import ExpressionWrapper, Value
 from django.db.models.functions import Cast
+from django.db.models.sql import Query
 from django.utils import timezone
 
-__all__ = ["Raw", "as_stored", "converters", "literal_param", "quantizer", "to_python"]
+__all__ = [
+    "Raw",
+    "as_stored",
+    "converters",
+    "literal_param",
+    "quantizer",
+    "to_python",
+    "typed_apart",
+]
 
 
 _INTEGER = frozenset(
@@ -33,6 +42,7 @@ _INTEGER = frozenset(
     }
 )
 _NUMERIC = _INTEGER | {"DecimalField", "FloatField"}
+_NUMERIC_SOURCES = _NUMERIC | {"AutoField", "BigAutoField", "SmallAutoField"}
 _TEMPORAL = frozenset({"DateTimeField", "DateField", "TimeField"})
 
 
@@ -87,6 +97,28 @@ def literal_param(field: Any, value: Any, connection: Any) -> Any:
     return field.get_db_prep_save(value, connection=connection)
 
 
+def typed_apart(field: Any, value: Any) -> bool:
+    """Return whether an expression for a numeric column is known to compute something else.
+
+    ``update(amount=Upper("code"))``: Django's UPDATE hands the text to the column, which
+    PostgreSQL refuses, MariaDB's strict mode refuses unless it reads as a number, and
+    SQLite stores as it is. A CAST in the SELECT would make a number of it instead (0 for
+    ``"ABC"``), so such a column is neither cast nor carried: Django's own UPDATE writes
+    it, and refuses it as Django does. An expression whose type cannot be told here (an
+    annotation's name) is taken as numeric, as before.
+    """
+    if not hasattr(value, "resolve_expression") or field.get_internal_type() not in _NUMERIC:
+        return False
+    try:
+        resolved = value.resolve_expression(Query(field.model), allow_joins=True, for_save=True)
+        output = resolved._output_field_or_none
+    except Exception:  # Not resolvable on its own (an annotation): Django's checks decide.
+        return False
+    while output is not None and getattr(output, "is_relation", False):
+        output = output.target_field  # A foreign key compares as the key it stores.
+    return output is not None and output.get_internal_type() not in _NUMERIC_SOURCES
+
+
 def as_stored(field: Any, value: Any, vendor: str) -> Any:
     """Return the expression that computes what the column will store, or None for a literal.
 
@@ -97,7 +129,7 @@ def as_stored(field: Any, value: Any, vendor: str) -> Any:
     """
     expression = hasattr(value, "resolve_expression")
     kind = field.get_internal_type()
-    if vendor == "sqlite" and kind in _INTEGER:
+    if (vendor == "sqlite" and kind in _INTEGER) or typed_apart(field, value):
         return _AsColumn(value, output_field=field) if expression else None
     if kind in _NUMERIC:
         return Cast(value if expression else Value(value, output_field=field), output_field=field)

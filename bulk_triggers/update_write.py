@@ -40,6 +40,7 @@ def write_chunk(
     values: dict[str, Any],
     written: Sequence[str],
     rows: Sequence[tuple[models.Model, models.Model, frozenset[str], Sequence[Any]]],
+    uncarried: frozenset[str] = frozenset(),
 ) -> int:
     """Write a chunk of ``update(**values)``; return the rows matched.
 
@@ -50,6 +51,8 @@ def write_chunk(
         rows: per row ``(new, old, changed, carried)``: ``changed`` the attnames before
             triggers changed, ``carried`` the parameters that store ``written`` as the
             SELECT computed them.
+        uncarried: attnames whose computed value must not be carried: their groups keep
+            the expression path (:func:`~bulk_triggers.update_values.typed_apart`).
 
     Rows are found by their stored primary key (``old``).
     """
@@ -79,7 +82,7 @@ def write_chunk(
         if literal and names == fixed and not any(change for _, _, change, _ in group):
             # Django's own UPDATE of literals evaluates nothing, and is the cheapest.
             updated += _by_expression(target, values, sorted(names), group)
-        elif _carries(model, fields, group, connection):
+        elif not names & uncarried and _carries(model, fields, group, connection):
             updated += _joined(model, fields, written, group, connection)
         else:
             updated += _by_expression(target, values, sorted(names), group)

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "tests.conformapp",
     "tests.upretapp",
     "tests.saveloadapp",
+    "tests.pushdownapp",
     "shop",
 ]
 

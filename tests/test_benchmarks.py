@@ -18,6 +18,7 @@ OPERATIONS = (
     "bulk_create",
     "bulk_update",
     "update_value",
+    "update_pushdown",
     "update_f",
     "delete",
     "save_update",
@@ -174,6 +175,10 @@ def test_no_trigger_issues_plain_djangos_statements(run: dict[str, Any], operati
         ("save_update", "django", {"UPDATE": N}),
         ("save_create", "django", {"INSERT": N}),
         ("update_value", "floor", {"SELECT": 2, "UPDATE": 1, "transaction": 2}),
+        ("update_pushdown", "django", {"UPDATE": 1}),
+        ("update_pushdown", "floor", {"SELECT": 2, "UPDATE": 1, "transaction": 2}),
+        # The key SELECT, Django's UPDATE, then the one passing row's SELECT and UPDATE.
+        ("update_pushdown", "pair", {"SELECT": 2, "UPDATE": 2, "transaction": 2}),
         ("delete", "floor", {"SELECT": 1, "DELETE": 1, "transaction": 2}),
         ("bulk_update", "floor", {"SELECT": 1, "UPDATE": 1, "transaction": 2}),
         ("bulk_update", "fast", {"UPDATE": 1, "transaction": 2}),

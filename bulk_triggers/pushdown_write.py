@@ -1,0 +1,179 @@
+"""Split an ``update()`` in two: the rows no trigger wants, and the rows some trigger may.
+
+When every active update trigger has a condition with a SQL form (see
+:mod:`bulk_triggers.pushdown`), the union of those forms, ``P``, is a filter on the
+stored rows that every row a trigger could run on matches. A row outside ``P`` runs no
+trigger, so no before trigger changes it: it stores exactly the planned values, and
+Django's own ``UPDATE`` can write it without the library loading it.
+
+The order, inside the operation's transaction:
+
+1. One statement finds the keys of the rows in ``P`` and locks every row of the
+   original filter (PostgreSQL and MySQL), as Django's ``UPDATE`` would lock them:
+   ``SELECT pk FROM (SELECT pk, CASE WHEN P … FROM … WHERE <filter> ORDER BY pk LIMIT
+   <huge> FOR [NO KEY] UPDATE) WHERE passes`` (the LIMIT keeps the outer WHERE out of
+   the locking read). From then on no concurrent writer can move a row
+   of the filter into or out of ``P``; both statements below see the rows as they are
+   now.
+2. Django's ``UPDATE … WHERE <filter> AND NOT P`` writes the rest, before anything
+   else is written, so ``P`` is evaluated on the same stored rows as in step 1.
+3. The rows found in step 1, by key, go through the triggered path. They are chosen by
+   key, not by ``P``, because step 2 may have made other rows match ``P`` (a
+   ``WasEqual("status", "x")`` with ``update(status="x")``): no row is written twice.
+
+The return value is the sum of both counts, which is Django's count. A SQLite
+transaction holds the database against other writers once it writes (a concurrent
+commit in between makes the write fail, never silently skip a row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections, models
+from django.db.models import BooleanField, Case, F, Q, Value, When
+
+from bulk_triggers import conf
+from bulk_triggers.keyset import locked, pk_order, reads_beyond_row, writes_key, writes_pk
+from bulk_triggers.pushdown import Planned, Pushdown, update_targets
+
+if TYPE_CHECKING:
+    from bulk_triggers.trigger import TriggerMeta
+
+__all__ = [
+    "MAX_PARAMS",
+    "Split",
+    "pass_filter",
+    "passing",
+    "passing_keys",
+    "rest",
+    "split_update",
+    "splittable",
+]
+
+_KEY = "bulk_triggers_key"
+_PASSES = "bulk_triggers_passes"
+_NO_LIMIT = 2**63 - 1
+MAX_PARAMS = 60_000  # Below PostgreSQL's 65,535 parameters per statement.
+
+
+@dataclass
+class Split:
+    """The result of :func:`split_update`: rows written plainly, and the rest, by key."""
+
+    written: int
+    batches: list[models.QuerySet[Any]] = field(default_factory=list)
+
+
+def pass_filter(triggers: Sequence[TriggerMeta], planned: Planned) -> Pushdown | None:
+    """Return the union of the triggers' conditions as SQL, or None if one has no form."""
+    union = Pushdown.never()
+    for trigger in triggers:
+        condition = trigger.condition
+        form = None if condition is None else condition.pushdown(planned)
+        if form is None:
+            return None
+        union = union | form
+    return union
+
+
+def split_update(
+    queryset: models.QuerySet[Any],
+    triggers: Sequence[TriggerMeta],
+    values: dict[str, Any],
+    known: dict[str, Any],
+    using: str,
+) -> Split | None:
+    """Write the rows no trigger wants with Django's ``UPDATE``; return the rest by key.
+
+    None when the update cannot be split: a trigger without a SQL form, a filter that
+    is not on the model's own table alone (joins, ``distinct``, annotations, subqueries),
+    a composite or written primary key, multi-table inheritance. The caller then runs
+    the whole update through the triggered path.
+
+    Args:
+        queryset: The queryset ``update()`` was called on.
+        triggers: The active update triggers.
+        values: ``update()``'s keyword arguments.
+        known: The attnames whose new value is a known literal, with that value.
+        using: The database alias.
+    """
+    model = queryset.model
+    if not splittable(queryset, values):
+        return None
+    vendor = connections[using].vendor
+    planned = Planned(model, "update", vendor, update_targets(model, values, known))
+    form = pass_filter(triggers, planned)
+    if form is None or form.const is True:
+        return None
+    plain: models.QuerySet[Any] = models.QuerySet(
+        model=model, query=queryset.query.chain(), using=using
+    )
+    if form.const is False:
+        return Split(plain.update(**values))
+    no_key = not writes_key(model, list(_attnames(model, values)))
+    keys = passing_keys(plain, form.q, using, no_key)
+    written = plain.filter(rest(form.q)).update(**values)
+    size = min(conf.get("CHUNK_SIZE"), connections[using].features.max_query_params or MAX_PARAMS)
+    rows = model._base_manager.db_manager(using)
+    batches = [
+        rows.filter(pk__in=keys[start : start + size]) for start in range(0, len(keys), size)
+    ]
+    return Split(written, batches)
+
+
+def passing(passes: Q) -> Case:
+    """Return ``passes`` as a true-or-false expression: SQL's unknown counts as false.
+
+    The key ``SELECT`` and the plain write both test this one expression, so that every
+    row is in exactly one of them even if a custom form's ``Q`` yields NULL on a row.
+    """
+    return Case(When(passes, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def rest(passes: Q) -> Q:
+    """Return the filter of the rows outside ``passes``: those Django writes alone."""
+    return ~Q(passing(passes))
+
+
+def _attnames(model: type[models.Model], values: dict[str, Any]) -> list[str]:
+    return [model._meta.get_field(name).attname for name in values]  # type: ignore[union-attr]
+
+
+def splittable(queryset: models.QuerySet[Any], values: dict[str, Any]) -> bool:
+    """Return whether the filter reads the model's own row only, and the key stays."""
+    query = queryset.query
+    model = queryset.model
+    opts = model._meta
+    return (
+        len(query.alias_map) <= 1
+        and not query.distinct
+        and query.group_by is None
+        and not query.annotations
+        and not query.combinator
+        and not opts.parents
+        and len(opts.pk_fields) == 1
+        and not writes_pk(model, _attnames(model, values))
+        and not reads_beyond_row(queryset)
+    )
+
+
+def passing_keys(plain: models.QuerySet[Any], passes: Q, using: str, no_key: bool) -> list[Any]:
+    """Return the keys of the rows in ``passes``, locking every row of ``plain`` (step 1)."""
+    inner = (
+        plain.order_by(*pk_order(plain.model))
+        .annotate(**{_KEY: F("pk"), _PASSES: passing(passes)})
+        .values_list(_KEY, _PASSES)
+    )
+    # A LIMIT keeps the database from pushing the outer WHERE into the locking read
+    # (PostgreSQL and MariaDB both would), which would then lock the passing rows only.
+    inner = locked(inner[:_NO_LIMIT], only_self=True, no_key=no_key)
+    sql, params = inner.query.get_compiler(using).as_sql()
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    statement = f"SELECT s.{quote(_KEY)} FROM ({sql}) s WHERE s.{quote(_PASSES)}"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return [row[0] for row in cursor.fetchall()]

@@ -1,0 +1,1 @@
+"""Models for the condition pushdown tests (app label ``pushdownapp``)."""
