@@ -48,6 +48,7 @@ from bulk_triggers.rows import filters_on_window, load_by_pk, writes_key
 from bulk_triggers.snapshot import Snapshot, copy_back, stored_view, writable_attnames
 from bulk_triggers.unique_keys import is_unique_key, unique_keys
 from bulk_triggers.update_plan import UpdatePlan, update_chunks, update_target
+from bulk_triggers.update_returning import returning_update
 from bulk_triggers.writes import can_fast_write, fast_bulk_update
 
 M = TypeVar("M", bound=models.Model)
@@ -233,6 +234,11 @@ class TriggerQuerySet(models.QuerySet[M]):
         refuse_as_django_would(models.QuerySet.update, self, **kwargs)
         if filters_on_window(self):
             refuse_as_django_would_here(super().update, using, **kwargs)
+        if (returning := returning_update(self, kwargs, dispatch, using)) is not None:
+            with transaction.atomic(using=using):  # After triggers only: a statement a chunk.
+                updated = returning.run(dispatch)
+            self._result_cache = None
+            return updated
         with transaction.atomic(using=using):
             plan = UpdatePlan(self.model, kwargs, connections[using].vendor)
             moved: set[Any] = set()  # Where rows went: later chunks must not see them again.

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "tests.delretapp",
     "tests.toolbarapp",
     "tests.conformapp",
+    "tests.upretapp",
     "tests.saveloadapp",
     "tests.pushdownapp",
     "shop",

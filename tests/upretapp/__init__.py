@@ -1,0 +1,1 @@
+"""Models for the one-statement update's tests (app label ``upretapp``)."""
