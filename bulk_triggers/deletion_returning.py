@@ -26,6 +26,7 @@ from django.db import connections, models, transaction
 from bulk_triggers import conf
 from bulk_triggers.deletion_collector import TriggerCollector, triggers_of
 from bulk_triggers.dispatch import Dispatch
+from bulk_triggers.field_kinds import INTEGER_KEYS
 from bulk_triggers.key_arrays import with_keys
 from bulk_triggers.related import path_names
 from bulk_triggers.rows import in_chunks, reads_beyond_row, row_builder, selection
@@ -34,19 +35,7 @@ __all__ = ["delete_loaded", "delete_returning", "returns_deleted_rows"]
 
 # Keys whose order Python and every database agree on, so the next chunk can start
 # after the largest key returned (RETURNING gives rows in no promised order).
-_ORDERED_KEYS = frozenset(
-    {
-        "AutoField",
-        "BigAutoField",
-        "SmallAutoField",
-        "IntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveBigIntegerField",
-        "PositiveSmallIntegerField",
-    }
-)
+_ORDERED_KEYS = INTEGER_KEYS
 
 
 def returns_deleted_rows(vendor: str, version: tuple[int, ...], mariadb: bool = False) -> bool:

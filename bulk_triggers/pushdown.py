@@ -21,6 +21,8 @@ from django.db import models
 from django.db.models import F, Func, Q, Value
 from django.db.models.fields import BooleanField
 
+from bulk_triggers.field_kinds import INTEGER_KEYS
+
 __all__ = ["Planned", "Pushdown"]
 
 
@@ -82,19 +84,7 @@ class Pushdown:
 
 
 # Types whose SQL equality with a literal of the Python type below is Python's ``==``.
-_INTEGER = frozenset(
-    {
-        "AutoField",
-        "BigAutoField",
-        "SmallAutoField",
-        "IntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveBigIntegerField",
-        "PositiveSmallIntegerField",
-    }
-)
+_INTEGER = INTEGER_KEYS
 _TEXT = frozenset({"CharField", "TextField", "SlugField", "EmailField", "URLField"})
 _UNKNOWN = object()
 

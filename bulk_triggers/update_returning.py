@@ -41,6 +41,7 @@ from django.db.models.sql.where import WhereNode
 from bulk_triggers import conf
 from bulk_triggers.computed import generated_attnames
 from bulk_triggers.dispatch import Dispatch
+from bulk_triggers.field_kinds import INTEGER_KEYS
 from bulk_triggers.paths import hops
 from bulk_triggers.rows import (
     builds_plainly,
@@ -60,20 +61,7 @@ _OLD = "bulk_triggers_old"
 _NEW = "bulk_triggers_new"
 # Primary keys whose order in Python is the database's: the last key of a chunk, the
 # largest in Python, is then where the next chunk starts. Text keys sort by collation.
-_ORDERED_KEYS = frozenset(
-    {
-        "AutoField",
-        "BigAutoField",
-        "SmallAutoField",
-        "IntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveBigIntegerField",
-        "PositiveSmallIntegerField",
-        "UUIDField",
-    }
-)
+_ORDERED_KEYS = INTEGER_KEYS | {"UUIDField"}
 
 
 class ReturningUpdate:

@@ -20,6 +20,8 @@ from django.db.models.functions import Cast
 from django.db.models.sql import Query
 from django.utils import timezone
 
+from bulk_triggers.field_kinds import AUTO, INTEGER
+
 __all__ = [
     "Raw",
     "as_stored",
@@ -31,18 +33,9 @@ __all__ = [
 ]
 
 
-_INTEGER = frozenset(
-    {
-        "IntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveBigIntegerField",
-        "PositiveSmallIntegerField",
-    }
-)
+_INTEGER = INTEGER
 _NUMERIC = _INTEGER | {"DecimalField", "FloatField"}
-_NUMERIC_SOURCES = _NUMERIC | {"AutoField", "BigAutoField", "SmallAutoField"}
+_NUMERIC_SOURCES = _NUMERIC | AUTO
 _TEMPORAL = frozenset({"DateTimeField", "DateField", "TimeField"})
 
 
