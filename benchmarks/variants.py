@@ -63,6 +63,13 @@ VARIANTS: dict[str, Variant] = {
         Variant("pair", "bulk_triggers, before+after", "TriggerItem", config="pair"),
         Variant("after", "bulk_triggers, after only", "TriggerItem", config="after"),
         Variant(
+            "pair_no_pushdown",
+            "bulk_triggers, before+after, PUSHDOWN off",
+            "TriggerItem",
+            config="pair",
+            settings={"PUSHDOWN": False},
+        ),
+        Variant(
             "pair_from_load",
             "bulk_triggers, before+after, SAVE_OLD_FROM_LOAD",
             "TriggerItem",
@@ -91,7 +98,8 @@ _COMMON = ("django", "none", "pair", "ten", "floor")
 OPERATION_VARIANTS: dict[str, tuple[str, ...]] = {
     "bulk_create": _COMMON,
     "bulk_update": ("django", "none", "fast", "pair", "ten", "floor"),
-    "update_value": (*_COMMON, "after"),
+    "update_value": (*_COMMON, "after", "pair_no_pushdown"),
+    "update_pushdown": (*_COMMON, "pair_no_pushdown"),
     "update_f": (*_COMMON, "after"),
     "delete": (*_COMMON, "after", "bulk_hooks"),
     "save_update": (*_COMMON, "pair_from_load", "lifecycle"),

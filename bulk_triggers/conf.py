@@ -24,8 +24,12 @@ INTEGERS: dict[str, int] = {
     "TASK_PAYLOAD_BYTES": 256 * 1024,
 }
 # A flag left unset follows settings.DEBUG, unless it has a default here.
-FLAGS: tuple[str, ...] = ("PROTECT_OLD", "FAST_BULK_UPDATE", "SAVE_OLD_FROM_LOAD")
-FLAG_DEFAULTS: dict[str, bool] = {"FAST_BULK_UPDATE": False, "SAVE_OLD_FROM_LOAD": False}
+FLAGS: tuple[str, ...] = ("PROTECT_OLD", "FAST_BULK_UPDATE", "SAVE_OLD_FROM_LOAD", "PUSHDOWN")
+FLAG_DEFAULTS: dict[str, bool] = {
+    "FAST_BULK_UPDATE": False,
+    "SAVE_OLD_FROM_LOAD": False,
+    "PUSHDOWN": True,
+}
 # Lists of trigger labels ("shop.triggers.Notify").
 LABELS: tuple[str, ...] = ("DISABLED",)
 

@@ -53,7 +53,9 @@ def split_delete(queryset: models.QuerySet[Any], using: str) -> tuple[int, dict[
     """
     model = queryset.model
     triggers = triggers_for(model, "delete")
-    if not triggers or not splittable(queryset, {}) or _reaches_beyond(model):
+    if not triggers or not conf.flag("PUSHDOWN") or not splittable(queryset, {}):
+        return None
+    if _reaches_beyond(model):
         return None
     planned = Planned(model, "delete", connections[using].vendor)
     form = pass_filter(triggers, planned)

@@ -101,7 +101,7 @@ def split_update(
         using: The database alias.
     """
     model = queryset.model
-    if not splittable(queryset, values):
+    if not conf.flag("PUSHDOWN") or not splittable(queryset, values):
         return None
     vendor = connections[using].vendor
     planned = Planned(model, "update", vendor, update_targets(model, values, known))

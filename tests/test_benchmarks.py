@@ -28,7 +28,8 @@ WITH_FLOOR = set(OPERATIONS)
 COMMON = {"django", "none", "pair", "ten", "floor"}
 EXTRA = {
     "bulk_update": {"fast"},
-    "update_value": {"after"},
+    "update_value": {"after", "pair_no_pushdown"},
+    "update_pushdown": {"pair_no_pushdown"},
     "update_f": {"after"},
     "delete": {"after", "bulk_hooks"},
     "save_update": {"pair_from_load", "lifecycle"},
@@ -179,6 +180,8 @@ def test_no_trigger_issues_plain_djangos_statements(run: dict[str, Any], operati
         ("update_pushdown", "floor", {"SELECT": 2, "UPDATE": 1, "transaction": 2}),
         # The key SELECT, Django's UPDATE, then the one passing row's SELECT and UPDATE.
         ("update_pushdown", "pair", {"SELECT": 2, "UPDATE": 2, "transaction": 2}),
+        # PUSHDOWN off: one locked SELECT of every row, one UPDATE (N is one chunk).
+        ("update_pushdown", "pair_no_pushdown", {"SELECT": 1, "UPDATE": 1, "transaction": 2}),
         ("delete", "floor", {"SELECT": 1, "DELETE": 1, "transaction": 2}),
         ("bulk_update", "floor", {"SELECT": 1, "UPDATE": 1, "transaction": 2}),
         ("bulk_update", "fast", {"UPDATE": 1, "transaction": 2}),

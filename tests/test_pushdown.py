@@ -347,3 +347,14 @@ def test_the_key_select_locks_every_row_of_the_filter(using: str) -> None:
         assert passing.pk in keys and failing.pk not in keys
         assert _probe(using, failing.pk) is not None  # Locked although it does not pass.
     assert _probe(using, failing.pk) is None
+
+
+def test_pushdown_off_loads_every_row(using: str, loaded: list[Any], settings: Any) -> None:
+    """``PUSHDOWN: False`` keeps every row on the triggered path, the trigger unchanged."""
+    settings.BULK_TRIGGERS = {"PUSHDOWN": False}
+    _seed()
+    every = set(PushTicket._base_manager.filter(label="a").values_list("pk", flat=True))
+    expected = _expected(ChangesTo("status", "x"), {"status": "x"})
+    fired = _trigger(ChangesTo("status", "x"))
+    assert _run({"status": "x"}, loaded) == every != expected
+    assert set(fired) == expected

@@ -131,3 +131,14 @@ def test_a_self_cascade_disables_pushdown(using: str) -> None:
     fired = _trigger(IsEqual("status", "x"), PushNode)
     assert PushNode.objects.filter(status="keep").delete() == (2, {"pushdownapp.PushNode": 2})
     assert len(fired) == 1  # The child, deleted by the cascade, still fired.
+
+
+def test_pushdown_off_loads_every_deleted_row(using: str, loaded: list[Any], settings: Any) -> None:
+    """``PUSHDOWN: False``: every deleted row is loaded; the trigger gets the passing ones."""
+    settings.BULK_TRIGGERS = {"PUSHDOWN": False}
+    _seed()
+    every = set(PushTicket.objects.filter(label="a").values_list("pk", flat=True))
+    expected = _expected(IsEqual("status", "x"))
+    fired = _trigger(IsEqual("status", "x"))
+    assert _run(loaded) == every != expected
+    assert set(fired) == expected
