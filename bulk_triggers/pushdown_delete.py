@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, cast
 
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models.deletion import (
     CASCADE,
     DO_NOTHING,
@@ -66,15 +66,19 @@ def split_delete(queryset: models.QuerySet[Any], using: str) -> tuple[int, dict[
     )
     if form.const is False:
         return plain.delete()
-    keys = passing_keys(plain, form.q, using, no_key=False)
-    total, counts = plain.filter(rest(form.q)).delete()
-    merged = Counter(counts)
     size = min(conf.get("CHUNK_SIZE"), connections[using].features.max_query_params or MAX_PARAMS)
     rows = model._base_manager.db_manager(using)
-    for start in range(0, len(keys), size):
-        deleted, per_model = delete_queryset(rows.filter(pk__in=keys[start : start + size]), using)
-        total += deleted
-        merged.update(per_model)
+    # One unit, as the delete Django would run: the locked key read needs a transaction,
+    # and a trigger's exception must take the plain part back too.
+    with transaction.atomic(using=using):
+        keys = passing_keys(plain, form.q, using, no_key=False)
+        total, counts = plain.filter(rest(form.q)).delete()
+        merged = Counter(counts)
+        for start in range(0, len(keys), size):
+            batch = rows.filter(pk__in=keys[start : start + size])
+            deleted, per_model = delete_queryset(batch, using)
+            total += deleted
+            merged.update(per_model)
     return total, {label: count for label, count in merged.items() if count}
 
 
