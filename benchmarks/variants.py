@@ -70,6 +70,13 @@ VARIANTS: dict[str, Variant] = {
             settings={"PUSHDOWN": False},
         ),
         Variant(
+            "after_no_pushdown",
+            "bulk_triggers, after only, PUSHDOWN off",
+            "TriggerItem",
+            config="after",
+            settings={"PUSHDOWN": False},
+        ),
+        Variant(
             "pair_from_load",
             "bulk_triggers, before+after, SAVE_OLD_FROM_LOAD",
             "TriggerItem",
@@ -101,7 +108,7 @@ OPERATION_VARIANTS: dict[str, tuple[str, ...]] = {
     "update_value": (*_COMMON, "after", "pair_no_pushdown"),
     "update_pushdown": (*_COMMON, "pair_no_pushdown"),
     "update_f": (*_COMMON, "after"),
-    "delete": (*_COMMON, "after", "bulk_hooks"),
+    "delete": (*_COMMON, "after", "pair_no_pushdown", "after_no_pushdown", "bulk_hooks"),
     "save_update": (*_COMMON, "pair_from_load", "lifecycle"),
     "save_create": _COMMON,
 }

@@ -31,7 +31,7 @@ EXTRA = {
     "update_value": {"after", "pair_no_pushdown"},
     "update_pushdown": {"pair_no_pushdown"},
     "update_f": {"after"},
-    "delete": {"after", "bulk_hooks"},
+    "delete": {"after", "pair_no_pushdown", "after_no_pushdown", "bulk_hooks"},
     "save_update": {"pair_from_load", "lifecycle"},
 }
 PEERS = {"lifecycle", "bulk_hooks"}
