@@ -218,6 +218,10 @@ def test_targets_are_checked(run: dict[str, Any]) -> None:
         elif "ChangesTo" in name:
             pushdown = any(r["operation"] == "update_pushdown" for r in run["results"])
             assert (target["met"] is not None) == pushdown, name
+        elif target["met"] is None:
+            # Only a peer that did not run leaves a target without a verdict, saying why
+            # (django-bulk-hooks is installed by make bench, not by the test extra).
+            assert "no slower than" in name and target["detail"].startswith("skipped: "), name
         else:
             assert target["met"] in (True, False), name
     assert "no slower than django-bulk-hooks" in " ".join(targets)
