@@ -280,7 +280,26 @@ def _parameter_limit(connection: BaseDatabaseWrapper) -> int:
         number = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", None)
         if getlimit is not None and number is not None:
             return int(getlimit(number))
+        return _compiled_limit(connection.connection)
     return int(limit or _MYSQL_MAX_PARAMS)
+
+
+_compiled: list[int] = []
+
+
+def _compiled_limit(raw: Any) -> int:
+    """Return the SQLite library's compiled-in parameter limit (Python 3.10 has no getlimit).
+
+    ``PRAGMA compile_options`` names ``MAX_VARIABLE_NUMBER`` when a build sets it;
+    otherwise it is SQLite's default, 32,766 since 3.32. Read once per process, on the
+    driver's own connection, so that it is not one of the operation's statements.
+    """
+    if not _compiled:
+        options = [row[0] for row in raw.execute("PRAGMA compile_options").fetchall()]
+        found = [o.split("=", 1)[1] for o in options if o.startswith("MAX_VARIABLE_NUMBER=")]
+        default = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else _SQLITE_OLD_LIMIT
+        _compiled.append(int(found[0]) if found else default)
+    return _compiled[0]
 
 
 def _assigned(field: Any, connection: BaseDatabaseWrapper) -> str:
