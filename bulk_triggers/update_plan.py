@@ -65,12 +65,12 @@ class UpdatePlan:
             index = opts.concrete_fields.index(field)
             self.written.append(field.attname)  # type: ignore[union-attr]
             self.indexes.append(index)
-            kind = field.get_internal_type()
-            if typed_apart(field, value):
+            apart = typed_apart(field, value)  # Resolves the expression: once per field.
+            if apart:
                 self.uncarried.add(field.attname)  # type: ignore[union-attr]
-            elif kind == "DecimalField":
+            elif field.get_internal_type() == "DecimalField":
                 self.normalizers.append((index, quantizer(field)))
-            expression = as_stored(field, value, vendor)
+            expression = as_stored(field, value, vendor, apart)
             if expression is None:
                 self.targets[index] = to_python(field, value)
             else:

@@ -112,17 +112,18 @@ def typed_apart(field: Any, value: Any) -> bool:
     return output is not None and output.get_internal_type() not in _NUMERIC_SOURCES
 
 
-def as_stored(field: Any, value: Any, vendor: str) -> Any:
+def as_stored(field: Any, value: Any, vendor: str, apart: bool) -> Any:
     """Return the expression that computes what the column will store, or None for a literal.
 
     Storing a number rounds or truncates it to the column's type (2.5 in an integer
     column, 3.525 in a DECIMAL(10, 2)); CAST does the same in the SELECT, by the
     database's own rules. SQLite stores a non-integral value in an integer column as it
-    is, so there the expression is only told its field, for the field's converters.
+    is, so there the expression is only told its field, for the field's converters; so
+    is an expression of another type (``apart``: :func:`typed_apart`), never cast.
     """
     expression = hasattr(value, "resolve_expression")
     kind = field.get_internal_type()
-    if (vendor == "sqlite" and kind in _INTEGER) or typed_apart(field, value):
+    if (vendor == "sqlite" and kind in _INTEGER) or apart:
         return _AsColumn(value, output_field=field) if expression else None
     if kind in _NUMERIC:
         return Cast(value if expression else Value(value, output_field=field), output_field=field)

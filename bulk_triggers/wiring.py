@@ -38,9 +38,9 @@ def wire_instance_methods(model: type[models.Model]) -> None:
     parent's wrappers.
     """
     if not _is_wrapped(model.save):
-        model.save = _dispatching_save(model.save)  # type: ignore[method-assign]
+        model.save = _dispatching(model.save, save_instance, _saving)  # type: ignore[method-assign]
     if not _is_wrapped(model.delete):
-        model.delete = _dispatching_delete(model.delete)  # type: ignore[method-assign]
+        model.delete = _dispatching(model.delete, _delete, _deleting)  # type: ignore[method-assign]
     # Read by TriggerQuerySet: create() and update_or_create() leave it to save().
     model._bulk_triggers_saves = True  # type: ignore[attr-defined]
 
@@ -49,39 +49,40 @@ def _is_wrapped(method: Callable[..., Any]) -> bool:
     return bool(getattr(method, _WRAPPED, False))
 
 
-def _dispatching_save(save: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(save)
+def _delete(instance: models.Model, plain: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    using, keep_parents = _delete_options(*args, **kwargs)
+    return delete_instance(instance, plain, using, keep_parents)
+
+
+def _delete_options(using: str | None = None, keep_parents: bool = False) -> tuple[Any, bool]:
+    """Return ``Model.delete()``'s arguments, however they were passed."""
+    return using, keep_parents
+
+
+def _dispatching(
+    method: Callable[..., Any],
+    dispatch: Callable[[models.Model, Callable[..., Any], Any, Any], Any],
+    running: ContextVar[object | None],
+) -> Callable[..., Any]:
+    """Wrap ``method`` so that a call dispatches, and a call from inside its run does not.
+
+    ``running`` holds the instance whose plain ``method`` is running: an override's
+    ``super()`` call reaching a parent's wrapper then goes straight through.
+    """
+
+    @functools.wraps(method)
     def wrapper(self: models.Model, *args: Any, **kwargs: Any) -> Any:
-        if _saving.get() is self:
-            return save(self, *args, **kwargs)  # super().save() of an override: dispatched.
+        if running.get() is self:
+            return method(self, *args, **kwargs)
 
         def plain(*args: Any, **kwargs: Any) -> Any:
-            token = _saving.set(self)
+            token = running.set(self)
             try:
-                return save(self, *args, **kwargs)
+                return method(self, *args, **kwargs)
             finally:
-                _saving.reset(token)
+                running.reset(token)
 
-        return save_instance(self, plain, args, kwargs)
-
-    setattr(wrapper, _WRAPPED, True)
-    return wrapper
-
-
-def _dispatching_delete(delete: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(delete)
-    def wrapper(self: models.Model, using: str | None = None, keep_parents: bool = False) -> Any:
-        if _deleting.get() is self:
-            return delete(self, using=using, keep_parents=keep_parents)
-
-        def plain(using: str | None = None, keep_parents: bool = False) -> Any:
-            token = _deleting.set(self)
-            try:
-                return delete(self, using=using, keep_parents=keep_parents)
-            finally:
-                _deleting.reset(token)
-
-        return delete_instance(self, plain, using, keep_parents)
+        return dispatch(self, plain, args, kwargs)
 
     setattr(wrapper, _WRAPPED, True)
     return wrapper
