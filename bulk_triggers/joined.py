@@ -18,14 +18,10 @@ from typing import Any
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from bulk_triggers.param_limits import parameter_limit
+
 __all__ = ["JoinedUpdate", "assignable", "field_preparer", "joinable", "supported"]
 
-# MariaDB/MySQL interpolate parameters client-side and have no limit of their own; this
-# bounds the statement's size instead (its packet must fit max_allowed_packet).
-# PostgreSQL's (65,535 per statement) is never near: it gets one array per column.
-_MYSQL_MAX_PARAMS = 65535
-# What Django before 6.1 assumes of any SQLite.
-_SQLITE_OLD_LIMIT = 999
 # UPDATE … FROM arrived in SQLite 3.33.
 _SQLITE_UPDATE_FROM = (3, 33, 0)
 # The alias of the joined values: unlike "v", no model's table is named so.
@@ -123,7 +119,7 @@ class JoinedUpdate:
             if has_placeholder(field) and _own_placeholder(field, b"", connection) != "%s"
         ]
         self.width = len(self.placeholders)
-        limit = _parameter_limit(connection)
+        limit = parameter_limit(connection)
         arrays = connection.vendor == "postgresql"  # one parameter per column
         self.rows_per_statement = None if arrays else max(limit // self.width, 1)
 
@@ -265,41 +261,6 @@ def _placeholder(field: Any, connection: BaseDatabaseWrapper) -> str:
     if connection.vendor == "sqlite" and field.get_internal_type() == "DecimalField":
         return "CAST(%s AS NUMERIC)"
     return "%s"
-
-
-def _parameter_limit(connection: BaseDatabaseWrapper) -> int:
-    """Return how many parameters one statement may bind.
-
-    Django before 6.1 says 999 for SQLite, its limit before 3.32; the connection knows
-    its own (32,766 by default since), which keeps a chunk of update() in one statement.
-    """
-    limit = connection.features.max_query_params
-    if connection.vendor == "sqlite" and limit == _SQLITE_OLD_LIMIT:
-        connection.ensure_connection()
-        getlimit = getattr(connection.connection, "getlimit", None)  # Python 3.11+
-        number = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", None)
-        if getlimit is not None and number is not None:
-            return int(getlimit(number))
-        return _compiled_limit(connection.connection)
-    return int(limit or _MYSQL_MAX_PARAMS)
-
-
-_compiled: list[int] = []
-
-
-def _compiled_limit(raw: Any) -> int:
-    """Return the SQLite library's compiled-in parameter limit (Python 3.10 has no getlimit).
-
-    ``PRAGMA compile_options`` names ``MAX_VARIABLE_NUMBER`` when a build sets it;
-    otherwise it is SQLite's default, 32,766 since 3.32. Read once per process, on the
-    driver's own connection, so that it is not one of the operation's statements.
-    """
-    if not _compiled:
-        options = [row[0] for row in raw.execute("PRAGMA compile_options").fetchall()]
-        found = [o.split("=", 1)[1] for o in options if o.startswith("MAX_VARIABLE_NUMBER=")]
-        default = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else _SQLITE_OLD_LIMIT
-        _compiled.append(int(found[0]) if found else default)
-    return _compiled[0]
 
 
 def _assigned(field: Any, connection: BaseDatabaseWrapper) -> str:

@@ -37,7 +37,7 @@ from bulk_triggers import conf
 from bulk_triggers.deletion import delete_queryset
 from bulk_triggers.dispatch import triggers_for
 from bulk_triggers.pushdown import Planned
-from bulk_triggers.pushdown_write import MAX_PARAMS, pass_filter, passing_keys, rest, splittable
+from bulk_triggers.pushdown_write import by_key, pass_filter, passing_keys, rest, splittable
 from bulk_triggers.registry import registry
 
 __all__ = ["split_delete"]
@@ -66,16 +66,13 @@ def split_delete(queryset: models.QuerySet[Any], using: str) -> tuple[int, dict[
     )
     if form.const is False:
         return plain.delete()
-    size = min(conf.get("CHUNK_SIZE"), connections[using].features.max_query_params or MAX_PARAMS)
-    rows = model._base_manager.db_manager(using)
     # One unit, as the delete Django would run: the locked key read needs a transaction,
     # and a trigger's exception must take the plain part back too.
     with transaction.atomic(using=using):
         keys = passing_keys(plain, form.q, using, no_key=False)
         total, counts = plain.filter(rest(form.q)).delete()
         merged = Counter(counts)
-        for start in range(0, len(keys), size):
-            batch = rows.filter(pk__in=keys[start : start + size])
+        for batch in by_key(model, keys, using):
             deleted, per_model = delete_queryset(batch, using)
             total += deleted
             merged.update(per_model)

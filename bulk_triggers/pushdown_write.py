@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from bulk_triggers.trigger import TriggerMeta
 
 __all__ = [
-    "MAX_PARAMS",
     "Split",
+    "by_key",
     "pass_filter",
     "passing",
     "passing_keys",
@@ -116,12 +116,14 @@ def split_update(
     no_key = not writes_key(model, list(_attnames(model, values)))
     keys = passing_keys(plain, form.q, using, no_key)
     written = plain.filter(rest(form.q)).update(**values)
+    return Split(written, by_key(model, keys, using))
+
+
+def by_key(model: type[models.Model], keys: list[Any], using: str) -> list[models.QuerySet[Any]]:
+    """Return querysets of ``model``'s rows with ``keys``, a chunk's worth each."""
     size = min(conf.get("CHUNK_SIZE"), connections[using].features.max_query_params or MAX_PARAMS)
     rows = model._base_manager.db_manager(using)
-    batches = [
-        rows.filter(pk__in=keys[start : start + size]) for start in range(0, len(keys), size)
-    ]
-    return Split(written, batches)
+    return [rows.filter(pk__in=keys[start : start + size]) for start in range(0, len(keys), size)]
 
 
 def passing(passes: Q) -> Case:
