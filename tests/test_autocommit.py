@@ -8,7 +8,6 @@ unloaded (pushdown) included.
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,8 @@ import pytest
 from django.db import connections
 from django.db.models import F
 
-from bulk_triggers import Condition, HasChanged, IsEqual, Trigger
+from bulk_triggers import Condition, HasChanged, IsEqual
+from tests.recorder import Recorder, record
 from tests.upwriteapp.models import UwPlain
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,22 +72,14 @@ def _table() -> list[tuple[Any, ...]]:
 
 def _define(
     event: str, stages: tuple[str, ...], condition: Condition | None, fail: bool
-) -> list[str]:
-    """Define a trigger on UwPlain for ``event``; return the stages it ran, in order."""
-    ran: list[str] = []
+) -> Recorder:
+    """Record a trigger on UwPlain for ``event``; with ``fail``, its last stage raises."""
 
-    def method(stage: str) -> Callable[..., None]:
-        def run(self: Any, *rows: Any) -> None:
-            ran.append(stage)
-            if fail and stage == stages[-1]:
-                raise Boom(stage)
+    def boom(*rows: Any) -> None:
+        raise Boom(stages[-1])
 
-        return run
-
-    body: dict[str, Any] = {f"on_{stage}_{event}": method(stage) for stage in stages}
-    body["condition"] = condition
-    types.new_class("Autocommit", (Trigger[UwPlain],), exec_body=lambda ns: ns.update(body))
-    return ran
+    hooks = {(stages[-1], event): boom} if fail else {}
+    return record(UwPlain, stages=stages, events=(event,), condition=condition, hooks=hooks)
 
 
 def _seed() -> None:
@@ -102,9 +94,9 @@ def test_path_runs_in_autocommit(using: str, case: str) -> None:
     _seed()
     assert not connections[using].in_atomic_block
     before = _table()
-    ran = _define(event, stages, condition, fail=False)
+    recorder = _define(event, stages, condition, fail=False)
     operation()
-    assert set(ran) == set(stages)
+    assert {stage for stage, _ in recorder.events()} == set(stages)
     assert _table() != before
 
 
