@@ -16,6 +16,7 @@ from django.db.models.sql.query import Query
 from django.db.models.sql.where import WhereNode
 
 from bulk_triggers import conf
+from bulk_triggers.key_arrays import with_keys
 
 QS = TypeVar("QS", bound=models.QuerySet[Any])
 
@@ -206,7 +207,7 @@ def _locked_by_key(
     rows = locked(ordered, only_self=True, no_key=no_key)
     for batch in batches:
         wanted = [key for key in batch if key not in skip] if skip else batch
-        chunk = list(rows.filter(pk__in=wanted)) if wanted else []
+        chunk = list(with_keys(rows, wanted)) if wanted else []
         if chunk:
             yield chunk
 

@@ -31,6 +31,7 @@ from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from bulk_triggers.joined import JoinedUpdate, field_preparer, joinable, supported
+from bulk_triggers.key_arrays import with_keys
 
 __all__ = ["write_chunk"]
 
@@ -166,7 +167,7 @@ def _by_expression(
     """
     untouched = [stored.pk for _, stored, change, _ in group if not change]
     changed = [row for row, _, change, _ in group if change]
-    updated = target.filter(pk__in=untouched).update(**values) if untouched else 0
+    updated = with_keys(target, untouched).update(**values) if untouched else 0
     if changed:
         plain: models.QuerySet[Any] = models.QuerySet(model=target.model, using=target.db)
         updated += plain.bulk_update(changed, names)
