@@ -15,16 +15,9 @@ from django.db import connections, models
 from django.db.models.sql.where import WhereNode
 
 from bulk_triggers.computed import generated_attnames, read_back
-from bulk_triggers.rows import (
-    builds_plainly,
-    in_chunks,
-    row_builder,
-    selection,
-    with_annotations,
-    writes_key,
-    writes_pk,
-)
-from bulk_triggers.snapshot import Snapshot, copy_value, mutable_indexes
+from bulk_triggers.rows import in_chunks, selection, with_annotations, writes_key, writes_pk
+from bulk_triggers.snapshot import Snapshot
+from bulk_triggers.update_rows import Patch, build_rows
 from bulk_triggers.update_values import (
     Raw,
     as_stored,
@@ -58,7 +51,9 @@ class UpdatePlan:
         self.written: list[str] = []
         self.indexes: list[int] = []  # of the written fields
         self.normalizers: list[tuple[int, Callable[[Any], Any]]] = []
-        self.carried: list[list[Any]] = []  # per row of the last chunk: what write() binds
+        self.rows: Sequence[Sequence[Any]] = ()  # the last chunk's, for what write() binds
+        self.connection: Any = None
+        self.literal = not any(hasattr(value, "resolve_expression") for value in values.values())
         self.uncarried: set[str] = set()  # written by Django's UPDATE (see typed_apart)
         for name, value in values.items():
             field = opts.get_field(name)
@@ -94,7 +89,8 @@ class UpdatePlan:
         ``new`` gets its own copies of mutable values, so the returned snapshot (which
         shares them with ``old``) shows what before triggers change, in place or not.
         Computed values arrive as the driver returns them; they are kept so for
-        :meth:`write` and converted here, as the query would, for ``new``.
+        :meth:`write` and converted here, as the query would, for ``new``
+        (:mod:`bulk_triggers.update_rows`).
         """
         connection = connections[using]
         width = len(self.attnames)
@@ -102,30 +98,17 @@ class UpdatePlan:
             (index, width + n, converters(expression, connection))
             for n, (index, expression) in enumerate(self.computed.items())
         ]
-        carry = self._carry(width, connection)
-        build = row_builder(self.model, using, self.attnames)
-        plain = builds_plainly(self.model)
-        mutable = mutable_indexes(self.model, self.attnames, rows[0]) if rows else []
-        new, old, planned, self.carried = [], [], [], []
-        for row in rows:
-            stored = row[:width]
-            values = list(stored)
-            for index, value in self.targets.items():
-                values[index] = value
-            for index, position, converting in computed:
-                value = row[position]
-                for convert, expression in converting:
-                    value = convert(value, expression, connection)
-                values[index] = value
-            for index, normalize in self.normalizers:
-                values[index] = normalize(values[index])
-            planned.append(tuple(values))
-            self.carried.append([value if fixed else row[value] for fixed, value in carry])
-            for index in mutable:
-                values[index] = copy_value(values[index])
-            old.append(build(stored))
-            new.append(self._new_row(build, stored, values, plain))
+        patch = Patch(list(self.targets.items()), computed, self.normalizers, connection)
+        new, old, planned = build_rows(self.model, using, self.attnames, rows, patch)
+        self.rows = rows
+        self.connection = connection
         return new, old, Snapshot(self.attnames, planned)
+
+    def _carried(self) -> list[list[Any]]:
+        """Return, per row of the last chunk, the parameters that store the written values."""
+        width = len(self.attnames)
+        carry = self._carry(width, self.connection)
+        return [[value if fixed else row[value] for fixed, value in carry] for row in self.rows]
 
     def _carry(self, width: int, connection: Any) -> list[tuple[bool, Any]]:
         """Return, per written field, its parameter (True, literal) or place in a row (False).
@@ -140,24 +123,6 @@ class UpdatePlan:
             else (True, literal_param(fields[index], value, connection))
             for index, value in zip(self.indexes, self.values.values(), strict=True)
         ]
-
-    def _new_row(
-        self,
-        build: Callable[[Sequence[Any]], models.Model],
-        stored: Sequence[Any],
-        values: list[Any],
-        plain: bool,
-    ) -> models.Model:
-        """Build ``new`` as the row loaded, then given the values the update writes.
-
-        A model overriding ``__init__`` or ``from_db()`` thus sees the stored row, as when
-        an instance is loaded and then assigned to.
-        """
-        if plain:
-            return build(values)
-        row = build(stored)
-        row.__dict__.update(zip(self.attnames, values, strict=True))
-        return row
 
     def stored(self, new: list[models.Model], using: str) -> list[models.Model]:
         """Return ``new`` with what the database computed on write (generated columns)."""
@@ -176,7 +141,11 @@ class UpdatePlan:
         Rows are picked by their stored primary key (``old``), which the update itself
         may be changing. See :func:`~bulk_triggers.update_write.write_chunk`.
         """
-        rows = list(zip(new, old, changes, self.carried, strict=True))
+        # Django's UPDATE of literals, which binds no carried value, writes a chunk that no
+        # trigger changed: the parameters are then not worth making.
+        bound = self.literal and not any(changes)
+        carried = [()] * len(new) if bound else self._carried()
+        rows = list(zip(new, old, changes, carried, strict=True))
         return write_chunk(target, self.values, self.written, rows, frozenset(self.uncarried))
 
 
