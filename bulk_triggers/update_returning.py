@@ -3,11 +3,15 @@
 With no before trigger nothing can change what a row stores between the read and the
 write, so each chunk is read, written and returned by one statement::
 
-    WITH old (c0, …, tid) AS MATERIALIZED (SELECT <columns>, ctid FROM t WHERE <filter>
-                                           AND pk > %s ORDER BY pk LIMIT %s),
+    WITH read (c0, …, tid) AS MATERIALIZED (SELECT <columns>, ctid FROM t WHERE <filter>
+                                            AND pk > %s ORDER BY pk LIMIT <chunk + 1>),
+         old AS (SELECT * FROM read ORDER BY c0 LIMIT <chunk>),
          new AS (UPDATE t SET … FROM old WHERE t.pk = old.c0 AND t.ctid = old.tid
                  RETURNING old.c0 AS k, t.<written and generated columns>)
-    SELECT old.c0, …, new.* FROM old LEFT JOIN new ON new.k = old.c0
+    SELECT read.c0, …, new.* FROM read LEFT JOIN new ON new.k = read.c0
+
+The one row read beyond the chunk is not written: it says whether another chunk follows,
+so that a last full chunk is not followed by a statement that finds nothing.
 
 The ``SET`` clause is what Django's own ``update()`` compiles (its ``UpdateQuery``, so
 ``F()``, ``Case``, annotations, ``to_field`` keys, JSON and the rest store what Django
@@ -59,6 +63,7 @@ __all__ = ["ReturningUpdate", "returning_update"]
 # The alias of the locked old rows: unlike "old", no model's table is named so.
 _OLD = "bulk_triggers_old"
 _NEW = "bulk_triggers_new"
+_READ = "bulk_triggers_read"
 # Primary keys whose order in Python is the database's: the last key of a chunk, the
 # largest in Python, is then where the next chunk starts. Text keys sort by collation.
 _ORDERED_KEYS = INTEGER_KEYS | {"UUIDField"}
@@ -110,12 +115,34 @@ class ReturningUpdate:
         key = aliases[self.pk_index]
         columns: list[Any] = [field.column for field in opts.concrete_fields]
         news = "".join(f", {table}.{quote(columns[i])}" for i in self.returned)
-        self.head = f"WITH {_OLD} ({', '.join(aliases)}, tid) AS MATERIALIZED ("
-        self.tail = (
-            f"), {_NEW} AS ({update_sql} FROM {_OLD} WHERE {table}.{quote(opts.pk.column)} = "
-            f"{_OLD}.{key} AND {table}.ctid = {_OLD}.tid RETURNING {_OLD}.{key} AS k{news}) "
-            f"SELECT {', '.join(f'{_OLD}.{alias}' for alias in aliases)}, {_NEW}.* "
-            f"FROM {_OLD} LEFT JOIN {_NEW} ON {_NEW}.k = {_OLD}.{key}"
+        self.key = key
+        self.columns = f"{', '.join(aliases)}, tid"
+        self.aliases = aliases
+        self.update = (
+            f"{update_sql} FROM {_OLD} WHERE {table}.{quote(opts.pk.column)} = "
+            f"{_OLD}.{key} AND {table}.ctid = {_OLD}.tid RETURNING {_OLD}.{key} AS k{news}"
+        )
+
+    def _statement(self, old_sql: str, limit: int | None) -> str:
+        """Return the statement writing the rows ``old_sql`` reads (the first ``limit`` of them).
+
+        With a ``limit``, the read has one row more, which is returned but not written:
+        it says whether another chunk follows, so that a last full chunk is not followed
+        by a statement that finds nothing.
+        """
+        if limit is None:
+            source = _OLD
+            read = f"WITH {_OLD} ({self.columns}) AS MATERIALIZED ({old_sql})"
+        else:
+            source = _READ
+            read = (
+                f"WITH {_READ} ({self.columns}) AS MATERIALIZED ({old_sql}), {_OLD} AS "
+                f"(SELECT * FROM {_READ} ORDER BY {self.key} LIMIT {int(limit)})"
+            )
+        return (
+            f"{read}, {_NEW} AS ({self.update}) "
+            f"SELECT {', '.join(f'{source}.{alias}' for alias in self.aliases)}, {_NEW}.* "
+            f"FROM {source} LEFT JOIN {_NEW} ON {_NEW}.k = {source}.{self.key}"
         )
 
     def run(self, dispatch: Dispatch) -> int:
@@ -127,7 +154,10 @@ class ReturningUpdate:
         last: Any = None
         while True:
             page = self.old if last is None else self.old.filter(pk__gt=last)
-            rows, changed, read = self._write(page[:size])
+            rows, changed, read = self._write(page[: size + 1], size)
+            more = len(read) > size
+            if more:  # The row after the chunk, read but not written.
+                changed.remove(read.pop(read.index(max(read))))
             while changed:  # Changed by another transaction since read: read them again.
                 again, changed, _ = self._write(self.old.filter(pk__in=changed))
                 rows.extend(again)
@@ -141,13 +171,16 @@ class ReturningUpdate:
                 # Condition paths load related rows here: no table they read was written.
                 dispatch.before(new, old)
                 dispatch.after(new, old)
-            if len(read) < size:
+            if not more:
                 return updated
             last = max(read)
 
-    def _write(self, page: models.QuerySet[Any]) -> tuple[list[list[Any]], list[Any], list[Any]]:
-        """Write the rows ``page`` reads; return them (old, then new), the keys of rows
-        changed since the read (not written), and the keys read."""
+    def _write(
+        self, page: models.QuerySet[Any], limit: int | None = None
+    ) -> tuple[list[list[Any]], list[Any], list[Any]]:
+        """Write the rows ``page`` reads (the first ``limit``); return them (old, then new),
+        the keys of rows not written (changed since the read, or past ``limit``), and the
+        keys read."""
         compiler = page.query.get_compiler(self.using)
         try:
             old_sql, old_params = compiler.as_sql()
@@ -155,7 +188,8 @@ class ReturningUpdate:
             return [], [], []
         connection = connections[self.using]
         with connection.cursor() as cursor:
-            cursor.execute(f"{self.head}{old_sql}{self.tail}", (*old_params, *self.update_params))
+            statement = self._statement(old_sql, limit)
+            cursor.execute(statement, (*old_params, *self.update_params))
             fetched = cursor.fetchall()
         columns = [column[0] for column in compiler.select[: self.width]]
         converters = compiler.get_converters(columns)
