@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import models, transaction
 
-from bulk_triggers import conf, observers, operation, paths, related, tasks
+from bulk_triggers import condition_rows, conf, observers, operation, paths, related, tasks
 from bulk_triggers.call_guards import OldGuard, guard_depth, method_label
 from bulk_triggers.conditions import Condition
 from bulk_triggers.errors import CALL_ATTRIBUTE, StageErrors
@@ -264,6 +264,9 @@ class Dispatch:
 
 
 def _select(condition: Condition, new: Rows | None, old: Rows | None, count: int) -> list[int]:
+    fast = condition_rows.passing(condition, new, old, count)  # Built-in conditions.
+    if fast is not None:
+        return fast
     check = condition.check
     return [
         i
