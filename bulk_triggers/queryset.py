@@ -254,9 +254,7 @@ class TriggerQuerySet(models.QuerySet[M]):
                         planned.changes(new) if dispatch.has_before else [frozenset()] * len(new)
                     )
                     updated += plan.write(target, new, old, changes)
-                    moved.update(
-                        row.pk for row, was in zip(new, old, strict=True) if row.pk != was.pk
-                    )
+                    moved.update(plan.moved(new, old))
                     dispatch.after(plan.stored(new, using), old)
         self._result_cache = None
         return updated

@@ -124,6 +124,17 @@ class UpdatePlan:
             for index, value in zip(self.indexes, self.values.values(), strict=True)
         ]
 
+    def moved(self, new: Sequence[models.Model], old: Sequence[models.Model]) -> list[Any]:
+        """Return the primary keys rows were moved to (by the update or a before trigger)."""
+        if getattr(self.model._meta, "is_composite_pk", False):  # Only .pk gathers its fields.
+            return [row.pk for row, was in zip(new, old, strict=True) if row.pk != was.pk]
+        name = self.pk_attname
+        return [
+            row.__dict__[name]
+            for row, was in zip(new, old, strict=True)
+            if row.__dict__[name] != was.__dict__[name]
+        ]
+
     def stored(self, new: list[models.Model], using: str) -> list[models.Model]:
         """Return ``new`` with what the database computed on write (generated columns)."""
         generated = generated_attnames(self.model)

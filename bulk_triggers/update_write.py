@@ -72,7 +72,11 @@ def write_chunk(
         row, stored, change, _ = entry
         names = fixed | change
         # A composite key's values are its fields': only .pk gathers them.
-        kept = row.pk == stored.pk if composite else row.__dict__[pk_attname] == stored.pk
+        kept = (
+            row.pk == stored.pk
+            if composite
+            else row.__dict__[pk_attname] == stored.__dict__[pk_attname]
+        )
         if kept and pk_attname not in names:
             groups[names, fixed & change].append(entry)
         else:  # bulk_update() cannot move a row to another primary key.
