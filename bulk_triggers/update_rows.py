@@ -19,6 +19,7 @@ from typing import Any
 from django.db import models
 from django.db.models.base import ModelState
 
+from bulk_triggers.gc_pause import paused
 from bulk_triggers.rows import builds_plainly, row_builder
 from bulk_triggers.snapshot import copy_value, mutable_indexes, reader
 
@@ -80,7 +81,8 @@ def build_rows(
         return [], [], []
     mutable = [attnames[i] for i in mutable_indexes(model, attnames, rows[0])]
     if builds_plainly(model):
-        return _plain_rows(model, using, attnames, rows, patch, mutable)
+        with paused():  # No user code runs while plain rows are built.
+            return _plain_rows(model, using, attnames, rows, patch, mutable)
     return _own_rows(model, using, attnames, rows, patch, mutable)
 
 
