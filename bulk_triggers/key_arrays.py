@@ -28,6 +28,8 @@ class AnyOf(Lookup):
     prepare_rhs = False
 
     def as_sql(self, compiler: SQLCompiler, connection: Any) -> Any:
+        if not self.rhs:
+            raise EmptyResultSet  # As Django's pk__in=[]: no row, and no statement.
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
         field = self.lhs.output_field
         values = [field.get_db_prep_value(value, connection, prepared=False) for value in self.rhs]
