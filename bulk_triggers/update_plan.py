@@ -15,6 +15,7 @@ from django.db import connections, models
 from django.db.models.sql.where import WhereNode
 
 from bulk_triggers.computed import generated_attnames, read_back
+from bulk_triggers.gc_pause import paused
 from bulk_triggers.rows import in_chunks, selection, with_annotations, writes_key, writes_pk
 from bulk_triggers.snapshot import Snapshot
 from bulk_triggers.update_rows import Patch, build_rows
@@ -184,12 +185,19 @@ def update_chunks(
 
     ``FOR NO KEY UPDATE`` unless a referenced key is written; the keys are pinned before
     the first write when the update moves primary keys; rows moved to a key in ``moved``
-    (by the update or by a before trigger) are not visited again.
+    (by the update or by a before trigger) are not visited again. The cyclic garbage
+    collector is paused while a chunk is read (:mod:`bulk_triggers.gc_pause`).
     """
     model, written = queryset.model, plan.written
-    return in_chunks(
+    chunks = in_chunks(
         plan.select(selection(queryset, using)),
         no_key=not writes_key(model, written),
         pin=writes_pk(model, written),
         skip=moved,
     )
+    while True:
+        with paused():  # The chunk's rows live until it is written: nothing to collect.
+            rows = next(chunks, None)
+        if rows is None:
+            return
+        yield rows

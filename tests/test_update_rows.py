@@ -258,3 +258,29 @@ def test_keys_filter_as_pk_in(using: str) -> None:
         assert with_keys(UpRow.objects.all(), keys).update(label="k") == 3
     assert len(queries.captured_queries) == 1
     assert sorted(UpRow.objects.filter(label="k").values_list("pk", flat=True)) == keys
+
+
+def test_collector_is_on_while_triggers_and_conditions_run(using: str, chunked: None) -> None:
+    """The pause covers reading and building a chunk only: trigger code runs with it on."""
+    _rows(5)
+    seen: list[bool] = []
+
+    class Watching(Condition):
+        def check(self, new: Any, old: Any) -> bool:
+            seen.append(gc.isenabled())
+            return True
+
+    def note(new: list[UpRow], old: list[UpRow]) -> None:
+        seen.append(gc.isenabled())
+
+    record(
+        UpRow,
+        stages=["before", "after"],
+        events=["update"],
+        condition=Watching(),
+        hooks={("before", "update"): note, ("after", "update"): note},
+    )
+    assert gc.isenabled()
+    assert UpRow.objects.update(n=F("n") + 1) == 5
+    assert seen and all(seen)
+    assert gc.isenabled()
