@@ -149,12 +149,14 @@ class JoinedUpdate:
         if not self.per_value:
             shared = self.placeholders
             placeholders = [shared] * len(rows)
+            values = ", ".join([_joined(shared)] * len(rows))  # One row's SQL, repeated.
         else:
             placeholders = [self._row_placeholders(row) for row in rows]
+            values = ", ".join(_joined(row) for row in placeholders)
         if vendor == "sqlite":
-            return self._sqlite(placeholders), params
+            return self._sqlite(values), params
         if getattr(self.connection, "mysql_is_mariadb", False):
-            return self._mariadb(placeholders), params
+            return self._mariadb(values), params
         return self._mysql(placeholders), params
 
     def _row_placeholders(self, row: Sequence[Any]) -> list[str]:
@@ -182,10 +184,9 @@ class JoinedUpdate:
             f"AS {_VALUES} ({', '.join(self.aliases)}) WHERE {self._where()}"
         )
 
-    def _sqlite(self, placeholders: list[list[str]]) -> str:
+    def _sqlite(self, values: str) -> str:
         # Not a WITH … UPDATE: Python's sqlite3 reports no rowcount for a statement that
         # does not start with UPDATE. SQLite names the columns of VALUES column1, column2, …
-        values = ", ".join(_joined(row) for row in placeholders)
         assignments = ", ".join(
             f"{column} = {_VALUES}.column{n}" for n, column in enumerate(self.columns, start=2)
         )
@@ -194,10 +195,9 @@ class JoinedUpdate:
             f"WHERE {self.table}.{self.pk_column} = {_VALUES}.column1"
         )
 
-    def _mariadb(self, placeholders: list[list[str]]) -> str:
+    def _mariadb(self, values: str) -> str:
         # VALUES cannot name its columns in a derived table, but a CTE's column list can;
         # MariaDB parses a list of rows about twice as fast as as many UNION ALL SELECTs.
-        values = ", ".join(_joined(row) for row in placeholders)
         columns = ", ".join(self.aliases)
         derived = f"WITH {_ROWS} ({columns}) AS (VALUES {values}) SELECT * FROM {_ROWS}"
         return (
