@@ -124,12 +124,7 @@ class ReturningUpdate:
         )
 
     def _statement(self, old_sql: str, limit: int | None) -> str:
-        """Return the statement writing the rows ``old_sql`` reads (the first ``limit`` of them).
-
-        With a ``limit``, the read has one row more, which is returned but not written:
-        it says whether another chunk follows, so that a last full chunk is not followed
-        by a statement that finds nothing.
-        """
+        """Return the statement writing what ``old_sql`` reads (with ``limit``: one row less)."""
         if limit is None:
             source = _OLD
             read = f"WITH {_OLD} ({self.columns}) AS MATERIALIZED ({old_sql})"

@@ -51,6 +51,10 @@ class Patch:
         self.normalizers = list(normalizers)
         self.connection = connection
 
+    def literals(self, names: Sequence[str]) -> dict[str, Any]:
+        """Return the literal values by attname."""
+        return {names[index]: value for index, value in self.targets}
+
     def apply(self, values: Any, row: Sequence[Any], names: Sequence[Any]) -> None:
         """Set the written values into ``values`` (a list by index, or a dict by attname)."""
         connection = self.connection
@@ -101,23 +105,27 @@ def _plain_rows(
     new: list[models.Model] = []
     old: list[models.Model] = []
     planned: list[tuple[Any, ...]] = []
-    patching = bool(patch.targets or patch.computed or patch.normalizers)
+    loaded = {"adding": False, "db": using}  # What from_db() sets on _state.
+    # Literals alone (the usual update(field=value)) are set in one step.
+    literals = None if patch.computed or patch.normalizers else patch.literals(names)
     for row in rows:
         stored: models.Model = create(model)
         state = create(ModelState)
-        state.__dict__.update(adding=False, db=using)
+        state.__dict__.update(loaded)
         values = stored.__dict__
         values["_state"] = state
         # The computed values follow the columns in the row: zip() stops before them.
         values.update(zip(names, row, strict=False))
         instance: models.Model = create(model)
         state = create(ModelState)
-        state.__dict__.update(adding=False, db=using)
+        state.__dict__.update(loaded)
         assigned = instance.__dict__
         assigned.update(values)
         assigned["_state"] = state
-        if patching:
+        if literals is None:
             patch.apply(assigned, row, names)
+        else:
+            assigned.update(literals)
         planned.append(read(assigned))
         for name in mutable:
             assigned[name] = copy_value(assigned[name])
