@@ -10,8 +10,7 @@ write, so each chunk is read, written and returned by one statement::
                  RETURNING old.c0 AS k, t.<written and generated columns>)
     SELECT read.c0, …, new.* FROM read LEFT JOIN new ON new.k = read.c0
 
-The one row read beyond the chunk is not written: it says whether another chunk follows,
-so that a last full chunk is not followed by a statement that finds nothing.
+The row read past the chunk, not written, says whether another chunk follows.
 
 The ``SET`` clause is what Django's own ``update()`` compiles (its ``UpdateQuery``, so
 ``F()``, ``Case``, annotations, ``to_field`` keys, JSON and the rest store what Django
@@ -34,6 +33,7 @@ keeps its two statements per chunk (a locked read, then the write).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -46,6 +46,7 @@ from bulk_triggers import conf
 from bulk_triggers.computed import generated_attnames
 from bulk_triggers.dispatch import Dispatch
 from bulk_triggers.field_kinds import INTEGER_KEYS
+from bulk_triggers.gc_pause import paused
 from bulk_triggers.paths import hops
 from bulk_triggers.rows import (
     builds_plainly,
@@ -149,7 +150,8 @@ class ReturningUpdate:
         last: Any = None
         while True:
             page = self.old if last is None else self.old.filter(pk__gt=last)
-            rows, changed, read = self._write(page[: size + 1], size)
+            with paused():  # The chunk's rows live until it is done: nothing to collect.
+                rows, changed, read = self._write(page[: size + 1], size)
             more = len(read) > size
             if more:  # The row after the chunk, read but not written.
                 changed.remove(read.pop(read.index(max(read))))
@@ -160,9 +162,10 @@ class ReturningUpdate:
             rows.sort(key=lambda row: row[self.pk_index])
             updated += len(rows)
             if rows:
-                mutable = mutable_indexes(self.model, self.attnames, rows[0])
-                old = [build(row[: self.width]) for row in rows]
-                new = [self._new_row(build, row, plain, mutable) for row in rows]
+                with paused() if plain else nullcontext():  # No user code builds plain rows.
+                    mutable = mutable_indexes(self.model, self.attnames, rows[0])
+                    old = [build(row[: self.width]) for row in rows]
+                    new = [self._new_row(build, row, plain, mutable) for row in rows]
                 # Condition paths load related rows here: no table they read was written.
                 dispatch.before(new, old)
                 dispatch.after(new, old)
@@ -173,9 +176,8 @@ class ReturningUpdate:
     def _write(
         self, page: models.QuerySet[Any], limit: int | None = None
     ) -> tuple[list[list[Any]], list[Any], list[Any]]:
-        """Write the rows ``page`` reads (the first ``limit``); return them (old, then new),
-        the keys of rows not written (changed since the read, or past ``limit``), and the
-        keys read."""
+        """Write what ``page`` reads (the first ``limit``); return the rows (old, then new),
+        the keys not written (changed since the read, or past ``limit``), the keys read."""
         compiler = page.query.get_compiler(self.using)
         try:
             old_sql, old_params = compiler.as_sql()
