@@ -148,7 +148,7 @@ def keep(
     model = type(instance)
     names = None if written is None else {attname(model, name) for name in written}
     current, stored = instance.__dict__, old.__dict__
-    values = []
+    values: list[Any] = []
     append = values.append
     for field, name, generated, primary in _fields(model):
         was = stored.get(name, MISSING)

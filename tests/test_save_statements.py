@@ -106,9 +106,7 @@ def test_new_row_with_an_explicit_key_is_undone_by_a_failing_after_trigger(using
     assert connections[using].get_autocommit()
 
 
-def test_a_caught_trigger_error_inside_the_callers_transaction(
-    using: str, from_load: bool
-) -> None:
+def test_a_caught_trigger_error_inside_the_callers_transaction(using: str, from_load: bool) -> None:
     """Caught inside the caller's atomic block: the row as it was, the transaction usable."""
 
     def fail(new: Any, old: Any) -> None:
