@@ -132,3 +132,18 @@ def test_performance_page_table_quotes_the_benchmark(run: dict[str, Any]) -> Non
             _close(plain, row["ratio_plain"], f"performance.md {key.strip()} {db} plain")
             if floor:
                 _close(floor, row["ratio_floor"], f"performance.md {key.strip()} {db} floor")
+
+
+def test_lifecycle_transaction_is_on_the_default_database_only(run: dict[str, Any]) -> None:
+    """The performance page's reading of the django-lifecycle comparison, in the run's counts.
+
+    django-lifecycle opens its transaction on ``default`` (SQLite in the benchmark): there
+    its save loop sends BEGIN and COMMIT per save as ours does; on PostgreSQL and MariaDB
+    its UPDATE runs in autocommit, where ours keeps the stages in one transaction.
+    """
+    index = _index(run)
+    for db in DATABASES:
+        lifecycle = index[(db, "save_update", "lifecycle", 1_000)]["statement_kinds"]
+        ours = index[(db, "save_update", "pair_from_load", 1_000)]["statement_kinds"]
+        assert ours.get("transaction") == 2_000, db
+        assert lifecycle.get("transaction", 0) == (2_000 if db == "sqlite" else 0), db
