@@ -14,7 +14,10 @@ delete, untriggered, rows a trigger wants). Then:
    signals, ``PROTECT``), never loaded by the library;
 3. the rows found in step 1, by key, are deleted through the triggered path.
 
-The counts are summed in Django's form.
+The counts are summed in Django's form. As for the update, a non-locking count comes
+first: when :data:`~bulk_triggers.pushdown_write.DELETE_SPLIT_SHARE` of the rows or
+more pass, the delete is not split (the triggered path, ``DELETE … RETURNING`` a chunk
+where it applies, is cheaper then).
 """
 
 from __future__ import annotations
@@ -37,7 +40,16 @@ from bulk_triggers import conf
 from bulk_triggers.deletion import delete_queryset
 from bulk_triggers.dispatch import triggers_for
 from bulk_triggers.pushdown import Planned
-from bulk_triggers.pushdown_write import by_key, pass_filter, passing_keys, rest, splittable
+from bulk_triggers.pushdown_write import (
+    DELETE_SPLIT_SHARE,
+    by_key,
+    pass_filter,
+    passing_keys,
+    rest,
+    split_share,
+    splittable,
+    worth_splitting,
+)
 from bulk_triggers.registry import registry
 
 __all__ = ["split_delete"]
@@ -66,6 +78,9 @@ def split_delete(queryset: models.QuerySet[Any], using: str) -> tuple[int, dict[
     )
     if form.const is False:
         return plain.delete()
+    vendor = connections[using].vendor
+    if not worth_splitting(plain, form.q, split_share(DELETE_SPLIT_SHARE, vendor)):
+        return None  # Most rows pass: the triggered path is cheaper for them all.
     # One unit, as the delete Django would run: the locked key read needs a transaction,
     # and a trigger's exception must take the plain part back too.
     with transaction.atomic(using=using):
