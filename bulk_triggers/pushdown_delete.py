@@ -16,8 +16,9 @@ delete, untriggered, rows a trigger wants). Then:
 
 The counts are summed in Django's form. As for the update, a non-locking count comes
 first: when :data:`~bulk_triggers.pushdown_write.DELETE_SPLIT_SHARE` of the rows or
-more pass, the delete is not split (the triggered path, ``DELETE … RETURNING`` a chunk
-where it applies, is cheaper then).
+more pass (``DELETE_BEFORE_SPLIT_SHARE`` with a before stage), the delete is not split:
+the triggered path, one ``DELETE … RETURNING`` a chunk for after triggers only, is
+cheaper then.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from bulk_triggers.deletion import delete_queryset
 from bulk_triggers.dispatch import triggers_for
 from bulk_triggers.pushdown import Planned
 from bulk_triggers.pushdown_write import (
+    DELETE_BEFORE_SPLIT_SHARE,
     DELETE_SPLIT_SHARE,
     by_key,
     pass_filter,
@@ -78,8 +80,9 @@ def split_delete(queryset: models.QuerySet[Any], using: str) -> tuple[int, dict[
     )
     if form.const is False:
         return plain.delete()
-    vendor = connections[using].vendor
-    if not worth_splitting(plain, form.q, split_share(DELETE_SPLIT_SHARE, vendor)):
+    before = any(("before", "delete") in trigger._methods for trigger in triggers)
+    shares = DELETE_BEFORE_SPLIT_SHARE if before else DELETE_SPLIT_SHARE
+    if not worth_splitting(plain, form.q, split_share(shares, connections[using].vendor)):
         return None  # Most rows pass: the triggered path is cheaper for them all.
     # One unit, as the delete Django would run: the locked key read needs a transaction,
     # and a trigger's exception must take the plain part back too.

@@ -68,16 +68,20 @@ _NO_LIMIT = 2**63 - 1
 MAX_PARAMS = 60_000  # Below PostgreSQL's 65,535 parameters per statement.
 
 # The share of the filter's rows passing from which the split costs more than it saves,
-# per vendor. Measured at N = 10,000, a before and an after trigger (HasChanged; delete:
-# ~IsEqual), CPU time of Python and the server, the split's time over PUSHDOWN off's:
-# update(amount=7) and update(status=…) at 50% / 75% / 90% passing: SQLite 0.52-0.58 /
-# 0.82-0.92 / 0.88-1.09, PostgreSQL 0.70-0.79 / 0.89-1.06 / 1.11-1.22, MariaDB
-# 0.66-0.71 / 0.94-1.05 / 1.17-1.18 (100%: 1.06-1.40). delete(), after-only and
-# before+after, at 25% / 50% / 75%: SQLite 0.44-0.48 / 0.78-0.83 / 1.04-1.10,
-# PostgreSQL 0.57-0.58 / 0.99-1.17 / 1.43-1.84, MariaDB 0.44-0.91 / 0.74-1.14 /
-# 0.91-1.61: a delete not split is one DELETE … RETURNING per chunk, hard to beat.
+# per vendor. Measured at N = 10,000 (two runs, CPU time of Python and of the server,
+# the split's time over PUSHDOWN off's; docs/performance.md has the table):
+# - update(amount=7) / update(status=…), a before and an after HasChanged trigger, at
+#   60% / 75% / 90% passing: SQLite ~0.7 / 0.82-0.92 / 0.88-1.09, PostgreSQL
+#   0.84-0.85 / 0.89-1.09 / 1.11-1.28, MariaDB 0.79-0.81 / 0.94-1.08 / 0.99-1.18.
 UPDATE_SPLIT_SHARE = {"sqlite": 0.9, "postgresql": 0.75, "mysql": 0.75}
-DELETE_SPLIT_SHARE = {"sqlite": 0.6, "postgresql": 0.4, "mysql": 0.4}
+# - delete() with after triggers only, not split one DELETE … RETURNING per chunk, at
+#   25% / 40% / 50% / 75%: SQLite 0.48 / 0.64 / 0.61-0.83 / 1.04-1.08, PostgreSQL
+#   0.58-0.73 / 1.28 / 1.17-1.27 / 1.84, MariaDB 0.63-0.91 / 1.13 / 1.14-1.46 / 1.61.
+DELETE_SPLIT_SHARE = {"sqlite": 0.7, "postgresql": 0.3, "mysql": 0.3}
+# - delete() with a before trigger too, at 40% / 50% / 60% / 75%: SQLite 0.54 /
+#   0.58-0.78 / 0.84 / 0.82-1.10, PostgreSQL 0.94 / 0.68-0.99 / 1.08 / 1.43-1.61,
+#   MariaDB 0.55 / 0.72-0.79 / 0.90 / 0.91-1.11.
+DELETE_BEFORE_SPLIT_SHARE = {"sqlite": 0.75, "postgresql": 0.5, "mysql": 0.7}
 
 
 @dataclass

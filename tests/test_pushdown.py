@@ -47,7 +47,11 @@ def _always_split(monkeypatch: pytest.MonkeyPatch) -> None:
 
     The share from which it is not split is tested in ``test_pushdown_adaptive.py``.
     """
-    for shares in (pushdown_write.UPDATE_SPLIT_SHARE, pushdown_write.DELETE_SPLIT_SHARE):
+    for shares in (
+        pushdown_write.UPDATE_SPLIT_SHARE,
+        pushdown_write.DELETE_SPLIT_SHARE,
+        pushdown_write.DELETE_BEFORE_SPLIT_SHARE,
+    ):
         for vendor in shares:
             monkeypatch.setitem(shares, vendor, 2.0)
 

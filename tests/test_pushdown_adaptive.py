@@ -38,17 +38,20 @@ def _seed(passing: int) -> None:
         model.objects.bulk_create(model(status="p", label="b") for _ in range(2))
 
 
-def _share(event: str, using: str) -> float:
+def _share(event: str, using: str, before: bool) -> float:
     """Return the share of passing rows from which ``event`` is not split on ``using``."""
-    vendor = connections[using].vendor
     if event == "update":
-        return pushdown_write.split_share(pushdown_write.UPDATE_SPLIT_SHARE, vendor)
-    return pushdown_write.split_share(pushdown_write.DELETE_SPLIT_SHARE, vendor)
+        shares = pushdown_write.UPDATE_SPLIT_SHARE
+    elif before:
+        shares = pushdown_write.DELETE_BEFORE_SPLIT_SHARE
+    else:
+        shares = pushdown_write.DELETE_SPLIT_SHARE
+    return pushdown_write.split_share(shares, connections[using].vendor)
 
 
-def _at(event: str, using: str) -> tuple[int, int]:
+def _at(event: str, using: str, before: bool = True) -> tuple[int, int]:
     """Return the passing rows just below the threshold (split) and at it (not split)."""
-    unsplit = math.ceil(_share(event, using) * ROWS)
+    unsplit = math.ceil(_share(event, using, before) * ROWS)
     assert 2 <= unsplit <= ROWS, "the threshold must leave both sides testable"
     return unsplit - 1, unsplit
 
@@ -220,7 +223,9 @@ def _check_delete(
 def test_delete_at_the_threshold_is_not_split(
     using: str, loaded: list[Any], stages: tuple[str, ...]
 ) -> None:
-    statements, without = _check_delete(using, loaded, _at("delete", using)[1], stages)
+    statements, without = _check_delete(
+        using, loaded, _at("delete", using, "before" in stages)[1], stages
+    )
     assert statements[1:] == without
     assert len(set(loaded)) == ROWS
 
@@ -229,7 +234,7 @@ def test_delete_at_the_threshold_is_not_split(
 def test_delete_below_the_threshold_is_split(
     using: str, loaded: list[Any], stages: tuple[str, ...]
 ) -> None:
-    passing = _at("delete", using)[0]
+    passing = _at("delete", using, "before" in stages)[0]
     statements, without = _check_delete(using, loaded, passing, stages)
     assert statements[1:] != without
     assert len(set(loaded)) == passing  # The rest was deleted by Django, never loaded.
