@@ -219,5 +219,5 @@ def worth_splitting(plain: models.QuerySet[Any], passes: Q, share: float) -> boo
     One non-locking aggregate: it reads the rows but sends none back, and takes no
     lock, so that an operation not split locks only as the triggered path does.
     """
-    found = plain.aggregate(rows=Count("pk"), passing=Count(Case(When(passes, then=Value(1)))))
+    found = plain.aggregate(rows=Count("*"), passing=Count(Case(When(passes, then=Value(1)))))
     return not found["passing"] or bool(found["passing"] < share * found["rows"])
