@@ -1,10 +1,11 @@
 """Adaptive pushdown: the split is kept only while few enough of the filter's rows pass.
 
-The locked key read also counts the filter's rows. At a share of passing rows at or
-above the operation's threshold the update or delete is not split: it runs the ordinary
-triggered path, whose statements are then PUSHDOWN off's, after the one read. Below the
-threshold the split stays. Each case runs on ``PushTicket`` (with triggers) and, by plain
-Django, on ``PushTwin`` holding the same rows, and compares the tables and counts.
+A non-locking count of the filter's rows, and of those that may pass, comes first. At a
+share of passing rows at or above the operation's threshold the update or delete is not
+split: it runs the ordinary triggered path, whose statements are then PUSHDOWN off's,
+after the count. Below the threshold the split stays. Each case runs on ``PushTicket``
+(with triggers) and, by plain Django, on ``PushTwin`` holding the same rows, and
+compares the tables and counts.
 """
 
 from __future__ import annotations
