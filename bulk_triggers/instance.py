@@ -91,7 +91,8 @@ def _save_as_stored(
         if old is None:
             if not creating or options.get("force_update") or update_fields is not None:
                 return save(**options)  # Django inserts, or refuses an update of no row.
-            return _save_new(instance, save, options, creating)
+            # Inside this transaction already: no savepoint of its own.
+            return _save_new_in_transaction(instance, save, options, creating)
         if not updating:
             return save(**options)
         result, stored = _save_existing(instance, old, save, options, updating)
@@ -130,14 +131,22 @@ def _inserts(instance: models.Model, options: dict[str, Any]) -> bool:
 def _save_new(
     instance: models.Model, save: Callable[..., Any], options: dict[str, Any], triggers: Any
 ) -> Any:
+    with transaction.atomic(using=options["using"]):
+        return _save_new_in_transaction(instance, save, options, triggers)
+
+
+def _save_new_in_transaction(
+    instance: models.Model, save: Callable[..., Any], options: dict[str, Any], triggers: Any
+) -> Any:
+    """Insert ``instance`` with the create triggers, in the caller's ``atomic`` block."""
     model = type(instance)
     using = options["using"]
     dispatch = Dispatch(model, "create", using, triggers, operation="save")
-    with transaction.atomic(using=using):
-        dispatch.before([instance], None)
-        computed = pending(model, [instance])
-        result = save(**options)
-        dispatch.after(read_back(model, [instance], computed, using), None)
+    dispatch.before([instance], None)
+    computed = pending(model, [instance])
+    result = save(**options)
+    stored = read_back(model, [instance], computed, using) if computed else [instance]
+    dispatch.after(stored, None)
     return result
 
 
@@ -180,6 +189,9 @@ def _save_existing(
         for name in (*written, model._meta.pk.attname):
             if name in instance.__dict__:
                 row.__dict__[name] = instance.__dict__[name]
+    if not computed:  # Nothing the database computed: the row holds what is stored.
+        dispatch.after([row], [old])
+        return result, {}
     stored = read_back(model, [row], computed, using)
     # Read before the after stage, which may change the row without its being written.
     computed_values = {name: stored[0].__dict__.get(name, MISSING) for name in computed}

@@ -127,9 +127,8 @@ def old_row(instance: models.Model, using: str, captured: Sequence[Any]) -> mode
     for index, name in _pk_positions(model):
         if current.get(name, MISSING) != captured[index]:
             return None
-    attnames = [field.attname for field in model._meta.concrete_fields]
     # No copy: the capture was taken off the instance; keep() makes the next one.
-    return row_builder(model, using, attnames)(captured)
+    return row_builder(model, using, _attnames(model))(captured)
 
 
 def keep(
@@ -149,18 +148,20 @@ def keep(
     model = type(instance)
     names = None if written is None else {attname(model, name) for name in written}
     current, stored = instance.__dict__, old.__dict__
-    values = []
-    for field in model._meta.concrete_fields:
-        name = field.attname
+    values: list[Any] = []
+    append = values.append
+    for field, name, generated, primary in _fields(model):
         was = stored.get(name, MISSING)
-        if name in computed:
-            values.append(_read_back(computed[name]))
-        elif getattr(field, "generated", False):
-            values.append(MISSING)  # Not read back: unknown.
-        elif names is not None and name not in names and not field.primary_key:
-            values.append(was)
+        if computed and name in computed:
+            append(_read_back(computed[name]))
+        elif generated:
+            append(MISSING)  # Not read back: unknown.
+        elif names is not None and name not in names and not primary:
+            append(was)
         else:
-            values.append(_as_stored(field, current.get(name, MISSING), was))
+            now = current.get(name, MISSING)
+            # The same object as stored (an unchanged immutable value, mostly): as it was.
+            append(was if now is was else _as_stored(field, now, was))
     instance._state.__dict__[_KEY] = _copied(model, values)
 
 
@@ -249,6 +250,20 @@ def _maybe_mutable(model: type[models.Model]) -> tuple[int, ...]:
         if not type(field).__module__.startswith("django.db.models")
         or field.get_internal_type() not in _IMMUTABLE
     )
+
+
+@cache
+def _fields(model: type[models.Model]) -> tuple[tuple[Any, str, bool, bool], ...]:
+    """Return, per concrete field: the field, its attname, generated, primary key."""
+    return tuple(
+        (field, field.attname, bool(getattr(field, "generated", False)), field.primary_key)
+        for field in model._meta.concrete_fields
+    )
+
+
+@cache
+def _attnames(model: type[models.Model]) -> tuple[str, ...]:
+    return tuple(field.attname for field in model._meta.concrete_fields)
 
 
 @cache

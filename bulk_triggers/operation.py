@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-import uuid
+import os
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -181,6 +181,17 @@ def begin(
 ) -> Operation:
     """Return the state of a new operation, nested in ``running`` when a trigger runs."""
     parent = running if chain else None
-    operation_id = parent.context.operation_id if parent else str(uuid.uuid4())
+    operation_id = parent.context.operation_id if parent else _new_id()
     ctx = OperationContext(operation, model, event, alias, operation_id, chain, _data.get(), via)
     return Operation(ctx, parent)
+
+
+def _new_id() -> str:
+    """Return a random (version 4) UUID as text, as ``str(uuid.uuid4())`` does, faster.
+
+    Every operation draws one, a single ``save()`` included; the ``uuid`` module's object
+    costs about twice as much as formatting the same random bytes directly.
+    """
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"

@@ -14,7 +14,11 @@ delete, untriggered, rows a trigger wants). Then:
    signals, ``PROTECT``), never loaded by the library;
 3. the rows found in step 1, by key, are deleted through the triggered path.
 
-The counts are summed in Django's form.
+The counts are summed in Django's form. As for the update, a non-locking count comes
+first: when :data:`~bulk_triggers.pushdown_write.DELETE_SPLIT_SHARE` of the rows or
+more pass (``DELETE_BEFORE_SPLIT_SHARE`` with a before stage), the delete is not split:
+the triggered path, one ``DELETE … RETURNING`` a chunk for after triggers only, is
+cheaper then.
 """
 
 from __future__ import annotations
@@ -37,7 +41,17 @@ from bulk_triggers import conf
 from bulk_triggers.deletion import delete_queryset
 from bulk_triggers.dispatch import triggers_for
 from bulk_triggers.pushdown import Planned
-from bulk_triggers.pushdown_write import by_key, pass_filter, passing_keys, rest, splittable
+from bulk_triggers.pushdown_write import (
+    DELETE_BEFORE_SPLIT_SHARE,
+    DELETE_SPLIT_SHARE,
+    by_key,
+    pass_filter,
+    passing_keys,
+    rest,
+    split_share,
+    splittable,
+    worth_splitting,
+)
 from bulk_triggers.registry import registry
 
 __all__ = ["split_delete"]
@@ -66,6 +80,10 @@ def split_delete(queryset: models.QuerySet[Any], using: str) -> tuple[int, dict[
     )
     if form.const is False:
         return plain.delete()
+    before = any(("before", "delete") in trigger._methods for trigger in triggers)
+    shares = DELETE_BEFORE_SPLIT_SHARE if before else DELETE_SPLIT_SHARE
+    if not worth_splitting(plain, form.q, split_share(shares, connections[using].vendor)):
+        return None  # Most rows pass: the triggered path is cheaper for them all.
     # One unit, as the delete Django would run: the locked key read needs a transaction,
     # and a trigger's exception must take the plain part back too.
     with transaction.atomic(using=using):

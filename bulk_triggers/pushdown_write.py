@@ -21,6 +21,14 @@ The order, inside the operation's transaction:
    key, not by ``P``, because step 2 may have made other rows match ``P`` (a
    ``WasEqual("status", "x")`` with ``update(status="x")``): no row is written twice.
 
+Splitting pays only while few enough rows pass: the passing rows go by key, in ``IN``
+lists slower than the triggered path's own keyset reads, and the plain write is one
+more statement. So before step 1 a non-locking count (``COUNT(*)`` and the passing
+rows, no rows sent back) measures the share of the filter that passes; at
+:data:`UPDATE_SPLIT_SHARE` or more the update is not split and runs the ordinary
+triggered path, with its own locks, as with ``PUSHDOWN`` off. The count decides the
+route only; what is written always follows the locked read.
+
 The return value is the sum of both counts, which is Django's count. A SQLite
 transaction holds the database against other writers once it writes (a concurrent
 commit in between makes the write fail, never silently skip a row).
@@ -33,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, models
-from django.db.models import BooleanField, Case, F, Q, Value, When
+from django.db.models import BooleanField, Case, Count, F, Q, Value, When
 
 from bulk_triggers import conf
 from bulk_triggers.keyset import locked, pk_order, reads_beyond_row, writes_key, writes_pk
@@ -51,12 +59,29 @@ __all__ = [
     "rest",
     "split_update",
     "splittable",
+    "worth_splitting",
 ]
 
 _KEY = "bulk_triggers_key"
 _PASSES = "bulk_triggers_passes"
 _NO_LIMIT = 2**63 - 1
 MAX_PARAMS = 60_000  # Below PostgreSQL's 65,535 parameters per statement.
+
+# The share of the filter's rows passing from which the split costs more than it saves,
+# per vendor. Measured at N = 10,000 (two runs, CPU time of Python and of the server,
+# the split's time over PUSHDOWN off's; docs/performance.md has the table):
+# - update(amount=7) / update(status=…), a before and an after HasChanged trigger, at
+#   60% / 75% / 90% passing: SQLite ~0.7 / 0.82-0.92 / 0.88-1.09, PostgreSQL
+#   0.84-0.85 / 0.89-1.09 / 1.11-1.28, MariaDB 0.79-0.81 / 0.94-1.08 / 0.99-1.18.
+UPDATE_SPLIT_SHARE = {"sqlite": 0.9, "postgresql": 0.75, "mysql": 0.75}
+# - delete() with after triggers only, not split one DELETE … RETURNING per chunk, at
+#   25% / 40% / 50% / 75%: SQLite 0.48 / 0.64 / 0.61-0.83 / 1.04-1.08, PostgreSQL
+#   0.58-0.73 / 1.28 / 1.17-1.27 / 1.84, MariaDB 0.63-0.91 / 1.13 / 1.14-1.46 / 1.61.
+DELETE_SPLIT_SHARE = {"sqlite": 0.7, "postgresql": 0.3, "mysql": 0.3}
+# - delete() with a before trigger too, at 40% / 50% / 60% / 75%: SQLite 0.54 /
+#   0.58-0.78 / 0.84 / 0.82-1.10, PostgreSQL 0.94 / 0.68-0.99 / 1.08 / 1.43-1.61,
+#   MariaDB 0.55 / 0.72-0.79 / 0.90 / 0.91-1.11.
+DELETE_BEFORE_SPLIT_SHARE = {"sqlite": 0.75, "postgresql": 0.5, "mysql": 0.7}
 
 
 @dataclass
@@ -113,6 +138,8 @@ def split_update(
     )
     if form.const is False:
         return Split(plain.update(**values))
+    if not worth_splitting(plain, form.q, split_share(UPDATE_SPLIT_SHARE, vendor)):
+        return None  # Most rows pass: the triggered path is cheaper for them all.
     no_key = not writes_key(model, list(_attnames(model, values)))
     keys = passing_keys(plain, form.q, using, no_key)
     written = plain.filter(rest(form.q)).update(**values)
@@ -179,3 +206,18 @@ def passing_keys(plain: models.QuerySet[Any], passes: Q, using: str, no_key: boo
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def split_share(shares: dict[str, float], vendor: str) -> float:
+    """Return the share of passing rows from which ``vendor`` does not split (see above)."""
+    return shares.get(vendor, min(shares.values()))
+
+
+def worth_splitting(plain: models.QuerySet[Any], passes: Q, share: float) -> bool:
+    """Return whether fewer than ``share`` of the rows of ``plain`` pass ``passes``.
+
+    One non-locking aggregate: it reads the rows but sends none back, and takes no
+    lock, so that an operation not split locks only as the triggered path does.
+    """
+    found = plain.aggregate(rows=Count("*"), passing=Count(Case(When(passes, then=Value(1)))))
+    return not found["passing"] or bool(found["passing"] < share * found["rows"])

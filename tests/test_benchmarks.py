@@ -178,8 +178,9 @@ def test_no_trigger_issues_plain_djangos_statements(run: dict[str, Any], operati
         ("update_value", "floor", {"SELECT": 2, "UPDATE": 1, "transaction": 2}),
         ("update_pushdown", "django", {"UPDATE": 1}),
         ("update_pushdown", "floor", {"SELECT": 2, "UPDATE": 1, "transaction": 2}),
-        # The key SELECT, Django's UPDATE, then the one passing row's SELECT and UPDATE.
-        ("update_pushdown", "pair", {"SELECT": 2, "UPDATE": 2, "transaction": 2}),
+        # The count that decides to split, the key SELECT, Django's UPDATE, then the one
+        # passing row's SELECT and UPDATE.
+        ("update_pushdown", "pair", {"SELECT": 3, "UPDATE": 2, "transaction": 2}),
         # PUSHDOWN off: one locked SELECT of every row, one UPDATE (N is one chunk).
         ("update_pushdown", "pair_no_pushdown", {"SELECT": 1, "UPDATE": 1, "transaction": 2}),
         ("delete", "floor", {"SELECT": 1, "DELETE": 1, "transaction": 2}),

@@ -29,6 +29,7 @@ from bulk_triggers import (
     IsNotEqual,
     Trigger,
     WasEqual,
+    pushdown_write,
 )
 from bulk_triggers.pushdown import Planned, Pushdown
 from bulk_triggers.pushdown_write import passing_keys
@@ -38,6 +39,21 @@ from tests.routers import routed_to
 # "X", "x " and "é"-ish values: MySQL's collations call some of them equal to "x".
 STATUSES = ["x", "X", "x ", "y", None, "xé"]
 COLUMNS = ("status", "label", "priority", "flag", "owner_id")
+
+
+@pytest.fixture(autouse=True)
+def _always_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the split itself: keep it at any share of passing rows.
+
+    The share from which it is not split is tested in ``test_pushdown_adaptive.py``.
+    """
+    for shares in (
+        pushdown_write.UPDATE_SPLIT_SHARE,
+        pushdown_write.DELETE_SPLIT_SHARE,
+        pushdown_write.DELETE_BEFORE_SPLIT_SHARE,
+    ):
+        for vendor in shares:
+            monkeypatch.setitem(shares, vendor, 2.0)
 
 
 def _seed() -> None:

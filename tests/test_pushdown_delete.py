@@ -15,7 +15,9 @@ from django.db.models.signals import post_init
 
 from bulk_triggers import ChangesTo, Condition, HasChanged, IsEqual, Trigger, WasEqual
 from tests.pushdownapp.models import PushBox, PushBoxNote, PushNode, PushTicket, PushTwin
-from tests.test_pushdown import Opaque, _seed, _table
+from tests.test_pushdown import Opaque, _always_split, _seed, _table
+
+__all__ = ["_always_split"]  # The fixture, used here too (autouse).
 
 
 @pytest.fixture
