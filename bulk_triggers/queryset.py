@@ -240,7 +240,7 @@ class TriggerQuerySet(models.QuerySet[M]):
             self._result_cache = None
             return updated
         with transaction.atomic(using=using):
-            plan = UpdatePlan(self.model, kwargs, connections[using].vendor)
+            plan = UpdatePlan(self.model, kwargs, connections[using])
             moved: set[Any] = set()  # Where rows went: later chunks must not see them again.
             # Rows no trigger's condition can pass are written by Django alone, unloaded.
             split = split_update(self, triggers, kwargs, plan.known(), using)

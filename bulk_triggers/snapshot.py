@@ -74,13 +74,32 @@ def structured_attnames(model: type[models.Model]) -> frozenset[str]:
     )
 
 
+@cache
+def container_attnames(model: type[models.Model]) -> frozenset[str]:
+    """Return the attnames whose values may be containers on any row, whatever the first holds.
+
+    Containers by type (JSON, arrays, hstore), binary data (a ``bytearray`` may be
+    assigned), and every field of a class Django does not ship: its ``from_db_value()``
+    may return a list on one row and ``None`` on the row before.
+    """
+    return structured_attnames(model) | frozenset(
+        field.attname
+        for field in model._meta.concrete_fields
+        if field.get_internal_type() == "BinaryField"
+        or not type(field).__module__.startswith("django.")
+    )
+
+
 def mutable_indexes(
     model: type[models.Model], attnames: Sequence[str], row: Sequence[Any]
 ) -> list[int]:
-    """Return where ``row`` holds values that could be changed in place."""
-    structured = structured_attnames(model)
+    """Return the positions of ``attnames`` whose values could be changed in place.
+
+    ``row``, any one row, only adds what the fields cannot say (a name that is no field).
+    """
+    containers = container_attnames(model)
     return [
-        i for i, name in enumerate(attnames) if name in structured or isinstance(row[i], MUTABLE)
+        i for i, name in enumerate(attnames) if name in containers or isinstance(row[i], MUTABLE)
     ]
 
 

@@ -21,11 +21,11 @@ from bulk_triggers.snapshot import Snapshot
 from bulk_triggers.update_rows import Patch, build_rows
 from bulk_triggers.update_values import (
     Raw,
+    as_read,
     as_stored,
     converters,
     literal_param,
     quantizer,
-    to_python,
     typed_apart,
 )
 from bulk_triggers.update_write import write_chunk
@@ -40,7 +40,7 @@ class UpdatePlan:
     expression will write, so that before triggers see on ``new`` what will be stored.
     """
 
-    def __init__(self, model: type[models.Model], values: dict[str, Any], vendor: str) -> None:
+    def __init__(self, model: type[models.Model], values: dict[str, Any], connection: Any) -> None:
         self.model = model
         self.values = values
         opts = model._meta
@@ -66,9 +66,9 @@ class UpdatePlan:
                 self.uncarried.add(field.attname)  # type: ignore[union-attr]
             elif field.get_internal_type() == "DecimalField":
                 self.normalizers.append((index, quantizer(field)))
-            expression = as_stored(field, value, vendor, apart)
+            expression = as_stored(field, value, connection.vendor, apart)
             if expression is None:
-                self.targets[index] = to_python(field, value)
+                self.targets[index] = as_read(field, value, connection)
             else:
                 self.annotations[f"bulk_triggers_new_{index}"] = Raw(expression)
                 self.computed[index] = expression

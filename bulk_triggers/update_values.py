@@ -9,9 +9,10 @@ that the value can be written back as it came and shown to triggers as the colum
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import models
@@ -24,6 +25,7 @@ from bulk_triggers.field_kinds import AUTO, INTEGER
 
 __all__ = [
     "Raw",
+    "as_read",
     "as_stored",
     "converters",
     "literal_param",
@@ -134,6 +136,31 @@ def as_stored(field: Any, value: Any, vendor: str, apart: bool) -> Any:
         # backend's datetime converters cannot read: CAST gives the column's type.
         return Cast(value, output_field=field)
     return _AsColumn(value, output_field=field)
+
+
+_DRIVER_VALUES = frozenset(
+    {str, int, float, bool, bytes, Decimal, date, datetime, time, timedelta, UUID, type(None)}
+)
+
+
+def as_read(field: Any, value: Any, connection: Any) -> Any:
+    """Return the literal ``update(field=value)`` stores as reading the column gives it back.
+
+    A field Django ships: :func:`to_python`. A field of another class may store something
+    else than ``to_python()`` makes of the value (a list kept as comma-separated text):
+    its parameter, as Django's ``UPDATE`` binds it, goes through the converters a read of
+    the column applies (the field's ``from_db_value()``), when the parameter is a value a
+    driver hands back as it is. A parameter the driver adapts is left to ``to_python()``.
+    """
+    if type(field).__module__.startswith("django."):
+        return to_python(field, value)
+    param = literal_param(field, value, connection)
+    if type(param) not in _DRIVER_VALUES:
+        return to_python(field, value)
+    column = _AsColumn(Value(param), output_field=field)
+    for convert, expression in converters(column, connection):
+        param = convert(param, expression, connection)
+    return param
 
 
 def to_python(field: Any, value: Any) -> Any:

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import math
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connections, models, transaction
-from django.db.models.signals import post_init
+from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from bulk_triggers import Condition, IsEqual, Trigger, WasEqual, pushdown_write
 from tests.pushdownapp.models import PushTicket, PushTwin
 from tests.test_locks import server_only
-from tests.test_pushdown import _probe, _table
+from tests.test_pushdown import _probe, _table, loaded
+
+__all__ = ["loaded"]  # The fixture, used here too.
 
 ROWS = 40  # Rows of the filter; two more rows (label "b") are outside it.
 _CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
@@ -55,20 +56,6 @@ def _at(event: str, using: str, before: bool = True) -> tuple[int, int]:
     unsplit = math.ceil(_share(event, using, before) * ROWS)
     assert 2 <= unsplit <= ROWS, "the threshold must leave both sides testable"
     return unsplit - 1, unsplit
-
-
-@pytest.fixture
-def loaded() -> Iterator[list[Any]]:
-    """Collect the key of every PushTicket instance the library builds from a loaded row."""
-    seen: list[Any] = []
-
-    def built(sender: Any, instance: models.Model, **kwargs: Any) -> None:
-        if instance.pk is not None:
-            seen.append(instance.pk)
-
-    post_init.connect(built, sender=PushTicket)
-    yield seen
-    post_init.disconnect(built, sender=PushTicket)
 
 
 def _define(name: str, body: dict[str, Any]) -> None:

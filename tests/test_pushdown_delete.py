@@ -6,32 +6,16 @@ Django) hold the same rows; both are deleted alike and compared.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.db import models
-from django.db.models.signals import post_init
 
 from bulk_triggers import ChangesTo, Condition, HasChanged, IsEqual, Trigger, WasEqual
 from tests.pushdownapp.models import PushBox, PushBoxNote, PushNode, PushTicket, PushTwin
-from tests.test_pushdown import Opaque, _always_split, _seed, _table
+from tests.test_pushdown import Opaque, _always_split, _seed, _table, loaded
 
-__all__ = ["_always_split"]  # The fixture, used here too (autouse).
-
-
-@pytest.fixture
-def loaded() -> Iterator[list[Any]]:
-    """Collect the key of every PushTicket instance built from a loaded row."""
-    seen: list[Any] = []
-
-    def built(sender: Any, instance: models.Model, **kwargs: Any) -> None:
-        if instance.pk is not None:
-            seen.append(instance.pk)
-
-    post_init.connect(built, sender=PushTicket)
-    yield seen
-    post_init.disconnect(built, sender=PushTicket)
+__all__ = ["_always_split", "loaded"]  # The fixtures, used here too.
 
 
 def _expected(condition: Condition) -> set[Any]:
