@@ -229,6 +229,15 @@ def _peer(
         f"{'plain' if base == 'django' else 'floor'} (N = {row['n']:,}); statements "
         f"{_work(row)} against {_work(other)}"
     )
+    ours_tx = row.get("statement_kinds", {}).get("transaction", 0)
+    peer_tx = other.get("statement_kinds", {}).get("transaction", 0)
+    if peer_tx < ours_tx:
+        # django-lifecycle opens its transaction on "default" only: on another database
+        # its hooks and the write are not one unit, and it skips what atomicity costs.
+        detail += (
+            f"; not like for like: {VARIANT_LABELS[peer]} sends {peer_tx:,} transaction "
+            f"statements against {ours_tx:,} (its hooks and write are not one transaction)"
+        )
     return Target(db, name, ratio <= 1.0, detail)
 
 

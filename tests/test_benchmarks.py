@@ -402,6 +402,12 @@ def test_targets_judge_statements_and_peers(tmp_path: Path) -> None:
         rows += [
             row("mysql", "save_update", "django", 1.0, {"UPDATE": 1000}, n=1_000),
             row("mysql", "save_update", "pair", 1.5, {"UPDATE": 1000}, n=1_000),
+            row("postgresql", "save_update", "django", 1.0, {"UPDATE": 1000}, n=1_000),
+            row(
+                "postgresql", "save_update", "pair", 1.5,
+                {"UPDATE": 1000, "transaction": 2000}, n=1_000,
+            ),
+            row("postgresql", "save_update", "lifecycle", 1.1, {"UPDATE": 1000}, n=1_000),
         ]
         checked = check_targets(rows_with_ratios(rows), 2000, skipped)
         print(json.dumps([t.as_dict() for t in checked]))
@@ -424,4 +430,7 @@ def test_targets_judge_statements_and_peers(tmp_path: Path) -> None:
     assert "N = 100,000" in target("postgresql", "update(status=…)")["detail"]
     lifecycle = target("mysql", "save() loop, existing rows with before+after")
     assert lifecycle["met"] is None and "no such thing" in lifecycle["detail"]
+    unlike = target("postgresql", "save() loop, existing rows with before+after")
+    assert unlike["met"] is False
+    assert "not like for like" in unlike["detail"] and "0 transaction" in unlike["detail"]
     assert target("mysql", "bulk_update with triggers")["detail"] == "not measured"
