@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -434,3 +435,41 @@ def test_targets_judge_statements_and_peers(tmp_path: Path) -> None:
     assert unlike["met"] is False
     assert "not like for like" in unlike["detail"] and "0 transaction" in unlike["detail"]
     assert target("mysql", "bulk_update with triggers")["detail"] == "not measured"
+
+
+def test_pushdown_shares_times_every_route(tmp_path: Path) -> None:
+    """``python -m benchmarks.pushdown_shares``, which the split shares quote, runs each way.
+
+    The triggers must fire, and the forced routes must differ: statement counts, not times.
+    """
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.pushdown_shares",
+            "--databases",
+            "sqlite",
+            "--n",
+            "2000",
+            "--repeat",
+            "1",
+            "--shares",
+            "1,100",
+        ],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2 * 4, done.stdout
+    pattern = r"off +[0-9.]+ ms \(([0-9]+) st\) +split +[0-9.]+ ms \(([0-9]+) st\) +unsplit"
+    for line in lines:
+        found = re.search(pattern, line)
+        assert found, line
+        # The triggered path ran: more than Django's one statement, and the split (a
+        # count, the locked key read, Django's write, then the passing rows) differs.
+        off, split = int(found.group(1)), int(found.group(2))
+        assert off > 1 and split != off, line
