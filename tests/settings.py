@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "tests.upretapp",
     "tests.saveloadapp",
     "tests.pushdownapp",
+    "tests.diffpushapp",
     "shop",
 ]
 
