@@ -39,7 +39,7 @@ from bulk_triggers import (
     pushdown_write,
 )
 from bulk_triggers.registry import registry
-from tests.diffpushapp.models import DpChild, DpParent
+from tests.diffpushapp.models import DpChild, DpGuard, DpParent, DpShelf
 from tests.pushdownapp.models import PushBox, PushBoxNote, PushNode, PushOwner, PushTicket
 from tests.recorder import Recorder, record, stored
 from tests.shapesapp.models import ShParcel, ShWarehouse
@@ -478,6 +478,27 @@ HAND["restrict lifted by a cascade"] = (
     lambda r: DpParent.objects.all().delete(),
     (DpParent, DpChild),
 )
+
+
+
+def _guarded(status: str) -> Callable[[], dict[str, Any]]:
+    """Return a seed where a parent of ``status`` is protected by a guard."""
+
+    def seed() -> dict[str, Any]:
+        DpShelf.objects.bulk_create(DpShelf(status=s) for s in ("x", "y", "x", "y"))
+        DpGuard.objects.create(guarded=DpShelf.objects.filter(status=status).first())
+        return {}
+
+    return seed
+
+
+for _status in ("x", "y"):
+    HAND[f"protected row {'passing' if _status == 'x' else 'not passing'}"] = (
+        _guarded(_status),
+        lambda r: [record(DpShelf, condition=IsEqual("status", "x"))],
+        lambda r: DpShelf.objects.all().delete(),
+        (DpShelf, DpGuard),
+    )
 
 
 @pytest.mark.parametrize("name", list(HAND))

@@ -23,3 +23,15 @@ class DpChild(models.Model):
 
     kept_by = models.ForeignKey(DpParent, on_delete=models.RESTRICT, related_name="+")
     owner = models.ForeignKey(DpParent, on_delete=models.CASCADE, related_name="+")
+
+
+class DpShelf(TriggerModelMixin, models.Model):
+    """Deleted rows that a guard may protect (no ``RESTRICT`` here: the split applies)."""
+
+    status = models.CharField(max_length=20, default="")
+
+
+class DpGuard(models.Model):
+    """A row that keeps its shelf from being deleted."""
+
+    guarded = models.ForeignKey(DpShelf, on_delete=models.PROTECT, related_name="+")
