@@ -249,9 +249,10 @@ def _calls(recorders: list[Recorder], ctx: Context) -> list[Any]:
     seen = []
     for number, recorder in enumerate(recorders):
         for call in recorder.calls:
-            pairs = zip(call.new or [None] * len(call.old or []), call.old or [None] * 99)
-            for new, old in pairs:
-                norm = (None if new is None else _normal(new, ctx), None if old is None else _normal(old, ctx))
+            olds = call.old or []
+            news = call.new if call.new is not None else [None] * len(olds)
+            for new, old in zip(news, olds, strict=True):
+                norm = (None if new is None else _normal(new, ctx), _normal(old, ctx))
                 seen.append((number, call.stage, call.event, norm))
     return sorted(seen, key=repr)
 
@@ -478,7 +479,6 @@ HAND["restrict lifted by a cascade"] = (
     lambda r: DpParent.objects.all().delete(),
     (DpParent, DpChild),
 )
-
 
 
 def _guarded(status: str) -> Callable[[], dict[str, Any]]:
