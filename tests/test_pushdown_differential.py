@@ -51,13 +51,25 @@ SHARES = (
     pushdown_write.DELETE_BEFORE_SPLIT_SHARE,
 )
 
+
+class Letter(models.TextChoices):
+    X = "x"
+    UPPER_X = "X"
+
+
+class Level(models.IntegerChoices):
+    ONE = 1
+    FIVE = 5
+
+
 # Values a column may hold or a condition may compare with, per field.
 POOLS: dict[str, list[Any]] = {
-    "status": ["x", "X", "x ", "", None, "y", "xé", "xe"],
+    "status": ["x", "X", "x ", "", None, "y", "xé", "xe", Letter.X, Letter.UPPER_X],
     "label": ["a", "A", "a ", "", "b"],
-    "priority": [0, 1, 5, None, "5", True, 3],
+    "priority": [0, 1, 5, None, "5", True, 3, Level.FIVE],
     "flag": [True, False, None, 1, 0],
     "owner": [("owner", 0), ("owner", 1), ("owner_id", 0), None],
+    "owner_id": [("owner_id", 1), ("owner", 0), None, "1"],
 }
 STORED: dict[str, list[Any]] = {
     "status": ["x", "X", "x ", "", None, "y", "xé", "xe"],
@@ -67,9 +79,12 @@ STORED: dict[str, list[Any]] = {
     "owner": [("owner", 0), ("owner", 1), None],
 }
 UPDATES: dict[str, list[Any]] = {
-    "status": ["x", "X", "x ", "", None, "y", ("F", "label"), ("V", "x"), ("case",), ("upper",)],
+    "status": [
+        *("x", "X", "x ", "", None, "y", Letter.UPPER_X),
+        *(("F", "label"), ("V", "x"), ("case",), ("upper",)),
+    ],
     "label": ["a", "b", "A", ""],
-    "priority": [5, 0, None, "5", ("F+1", "priority"), 3],
+    "priority": [5, 0, None, "5", ("F+1", "priority"), 3, Level.ONE],
     "flag": [True, False, None, 1, 0],
     "owner": [("owner", 0), ("owner_id", 1), None],
     "owner_id": [("owner_id", 0), None],
