@@ -561,3 +561,15 @@ def test_hand_written_differential(using: str, name: str) -> None:
         assert runs[mode] == runs["off"], mode
     plain, base = runs["django"], runs["off"]
     assert (plain.get("count"), plain["tables"]) == (base.get("count"), base["tables"])
+
+
+@pytest.mark.parametrize("mode", ["split", "unsplit"])
+def test_a_filter_no_row_can_match(using: str, mode: str) -> None:
+    """``filter(pk__in=[])`` compiles to no SQL: the key read finds nothing, as Django."""
+    PushTicket.objects.create(status="x", priority=1)
+    with _mode(mode):
+        recorder = record(PushTicket, condition=WasEqual("priority", 1))
+        assert PushTicket.objects.filter(pk__in=[]).update(label="A") == 0
+        assert PushTicket.objects.filter(pk__in=[]).delete() == (0, {})
+    assert recorder.calls == []
+    assert PushTicket.objects.get().label == ""
