@@ -57,10 +57,12 @@ class Pushdown:
         return cls.always() if value else cls.never()
 
     def __and__(self, other: Pushdown) -> Pushdown:
-        if self.const is False or other.const is True:
-            return self
-        if other.const is False or self.const is True:
-            return other
+        if self.const is False or other.const is False:
+            return self if self.const is False else other
+        if self.const is True or other.const is True:
+            # "All rows" as a superset only leaves the other side a superset too.
+            side, true = (other, self) if self.const is True else (self, other)
+            return side if true.exact else side.inexact()
         return Pushdown(self.q & other.q, self.exact and other.exact)
 
     def __or__(self, other: Pushdown) -> Pushdown:

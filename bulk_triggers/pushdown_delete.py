@@ -6,7 +6,9 @@ deleted row: ``IsEqual``, ``WasEqual``, ``IsNotEqual`` and their compositions; t
 conditions are false on delete), and deleting a row of the model reaches no other
 trigger, neither through cascades, ``SET_*`` updates, multi-table parents or children,
 generic relations, nor back to the model itself (a self-referencing cascade would
-delete, untriggered, rows a trigger wants). Then:
+delete, untriggered, rows a trigger wants), and no ``RESTRICT`` points at it (Django
+lifts a restriction when the same delete cascades to the row, which the plain half
+alone would not see). Then:
 
 1. one statement finds the keys of the rows some trigger may want and locks every row
    of the filter (``FOR UPDATE``, as Django's ``DELETE`` would);
@@ -56,7 +58,7 @@ from bulk_triggers.registry import registry
 
 __all__ = ["split_delete"]
 
-_SKIPPED = (DO_NOTHING, PROTECT, RESTRICT)
+_SKIPPED = (DO_NOTHING, PROTECT)
 
 
 def split_delete(queryset: models.QuerySet[Any], using: str) -> tuple[int, dict[str, int]] | None:
@@ -102,7 +104,8 @@ def _reaches_beyond(start: type[models.Model]) -> bool:
 
     Walks what Django's collector follows (as :func:`bulk_triggers.deletion.may_fire`
     does): parents, cascades, custom handlers, generic relations; a ``SET_*`` counts
-    when its model has update triggers. Reaching ``start`` again counts too.
+    when its model has update triggers. Reaching ``start`` again counts too, and so
+    does a ``RESTRICT``, whose outcome depends on every row deleted in one collector.
     """
     home = start._meta.concrete_model
     seen: set[type[models.Model]] = set()
@@ -121,6 +124,10 @@ def _reaches_beyond(start: type[models.Model]) -> bool:
             target = cast("type[models.Model]", related.related_model)
             if on_delete is CASCADE:
                 todo.append((target, False))
+            elif on_delete is RESTRICT:
+                # Django lifts a RESTRICT when the same delete cascades to the row from
+                # elsewhere; two deletes (plain rows, then passing rows) would not.
+                return True
             elif on_delete in _SKIPPED or hasattr(on_delete, "on_delete_sql"):
                 continue
             elif target._meta.concrete_model is home or registry.for_model(target, "update"):

@@ -1,0 +1,1 @@
+"""Models for the differential pushdown tests (app label ``diffpushapp``)."""
