@@ -153,7 +153,10 @@ def as_read(field: Any, value: Any, connection: Any) -> Any:
     driver hands back as it is. A parameter the driver adapts is left to ``to_python()``.
     """
     if type(field).__module__.startswith("django."):
-        return to_python(field, value)
+        value = to_python(field, value)
+        if isinstance(value, datetime) and settings.USE_TZ and timezone.is_aware(value):
+            return value.astimezone(connection.timezone)  # A read gives the connection's zone.
+        return value
     param = literal_param(field, value, connection)
     if type(param) not in _DRIVER_VALUES:
         return to_python(field, value)
@@ -167,13 +170,17 @@ def to_python(field: Any, value: Any) -> Any:
     """Return the value ``update(field=value)`` stores, as reading the column gives it back.
 
     A model instance is stored as the key its relation points at (``to_field``), and a
-    naive datetime, with time zones on, as Django makes it aware when it writes it.
+    naive datetime, with time zones on, as Django makes it aware when it writes it, and a
+    member of a ``choices`` enumeration as its value (a ``TextChoices`` member is a ``str``
+    that ``CharField.to_python()`` keeps).
     """
     if isinstance(value, models.Model):
         target = getattr(field, "target_field", None)
         return value.pk if target is None else getattr(value, target.attname)
     if value is None:
         return None
+    if isinstance(value, models.Choices):
+        value = value.value
     value = field.to_python(value)
     if (
         settings.USE_TZ

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "tests.saveloadapp",
     "tests.pushdownapp",
     "tests.mutableapp",
+    "tests.diffrowsapp",
     "shop",
 ]
 

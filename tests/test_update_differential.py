@@ -1,0 +1,387 @@
+"""Differential tests: ``update()``'s fast paths against their slow twins.
+
+Each case seeds the same rows (with fixed keys), runs the same ``update()`` in several
+ways, each rolled back afterwards, and asserts that every way gives the same trigger
+calls (rows, old and new per stage), the same table afterwards, the same return value
+and the same error:
+
+- ``fast``: before and after triggers, the defaults (rows built without ``from_db()``,
+  built-in conditions checked over the chunk, pushdown on, large chunks);
+- ``after``: after triggers only (PostgreSQL's one-statement path);
+- ``after_tiny``: after triggers only, chunks of 2 (reading one row ahead per chunk);
+- ``slow``: the reference: a ``post_init`` receiver (rows built by ``from_db()``), the
+  condition checked row by row by ``check()``, no pushdown, chunks of 2.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import models, transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
+from django.db.models.signals import post_init
+from django.test import override_settings
+
+from bulk_triggers import (
+    ChangesFrom,
+    ChangesTo,
+    Condition,
+    HasChanged,
+    IsEqual,
+    IsNotEqual,
+    WasEqual,
+    bypass,
+)
+from bulk_triggers.rows import builds_plainly
+from bulk_triggers.testing import isolated_registry
+from tests.diffrowsapp.models import DiffCustomer, DiffRow, DiffRowProxy, Level, Status
+from tests.keysapp.models import KeysMember
+from tests.recorder import record
+from tests.shapesapp.models import ShFromDbOrder, ShInitOrder
+from tests.upretapp.models import UpChild
+
+NAIVE = pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime")
+U = [uuid.UUID(int=i + 1) for i in range(6)]
+MOMENT = datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
+
+
+class RowByRow(Condition):
+    """The slow twin of a condition: its own ``check()``, so it is checked row by row."""
+
+    def __init__(self, inner: Condition) -> None:
+        self.inner = inner
+
+    def check(self, new: Any, old: Any) -> bool:
+        return self.inner.check(new, old)
+
+    def field_names(self) -> tuple[str, ...]:
+        return self.inner.field_names()
+
+
+def _customers() -> list[DiffCustomer]:
+    return [DiffCustomer.objects.create(pk=i, code=f"C{i}") for i in (1, 2, 3)]
+
+
+def _diff_rows() -> None:
+    c1, c2, _ = _customers()
+    rows = [
+        DiffRow(id=U[0]),  # Every nullable field NULL on the first row.
+        DiffRow(
+            id=U[1],
+            n=5,
+            flag=True,
+            amount=Decimal("7.00"),
+            moment=MOMENT,
+            day=date(2026, 3, 1),
+            data={"a": [1, {"b": [2, 3]}], "s": "x"},
+            status=Status.SHIPPED,
+            level=Level.HIGH,
+            packed=["p", "q"],
+            token=U[5],
+            customer=c1,
+            depot=c2,
+        ),
+        DiffRow(
+            id=U[2],
+            n=0,
+            flag=False,
+            amount=Decimal("1.25"),
+            day=date(2025, 1, 2),
+            data=[1, [2, [3]]],
+            status=Status.NEW,
+            level=Level.LOW,
+            packed=["r"],
+            customer=c2,
+            depot=c1,
+        ),
+        DiffRow(
+            id=U[3],
+            n=7,
+            flag=True,
+            amount=Decimal("-3.10"),
+            data={},
+            status=Status.NEW,
+            customer=c1,
+        ),
+        DiffRow(id=U[4], n=5, data=None, level=Level.LOW, depot=c2),
+    ]
+    DiffRow.objects.bulk_create(rows)
+
+
+def _members() -> None:
+    KeysMember.objects.bulk_create(
+        KeysMember(tenant=t, number=n, name=f"m{t}{n}", amount=n) for t in (1, 2) for n in (1, 2, 3)
+    )
+
+
+def _children() -> None:
+    for i in range(1, 5):
+        UpChild.objects.create(pk=i, name=f"c{i}", size=i)
+
+
+def _orders(model: type[models.Model]) -> Callable[[], None]:
+    def seed() -> None:
+        for i, status in enumerate(["new", "shipped", "new", "held"], start=1):
+            model.objects.create(pk=i, status=status)
+
+    return seed
+
+
+def _norm(value: Any) -> Any:
+    """A value with its type: a str and a UUID, or 5 and Decimal 5, must not look equal."""
+    if isinstance(value, dict):
+        return {k: _norm(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_norm(v) for v in value]
+    return (type(value).__name__, repr(value))
+
+
+def _rows(rows: list[dict[str, Any]] | None) -> Any:
+    return None if rows is None else sorted((_norm(row) for row in rows), key=repr)
+
+
+@contextmanager
+def _from_db(model: type[models.Model]) -> Iterator[None]:
+    def receiver(sender: Any, instance: Any, **kwargs: Any) -> None:
+        pass
+
+    post_init.connect(receiver, sender=model)
+    try:
+        assert not builds_plainly(model)
+        yield
+    finally:
+        post_init.disconnect(receiver, sender=model)
+
+
+class _Rollback(Exception):
+    pass
+
+
+WAYS = {
+    "fast": ({}, ("before", "after"), False),
+    "after": ({}, ("after",), False),
+    "after_tiny": ({"CHUNK_SIZE": 2, "PUSHDOWN": False}, ("after",), False),
+    "slow": ({"CHUNK_SIZE": 2, "PUSHDOWN": False}, ("before", "after"), True),
+}
+
+
+def _run(
+    using: str,
+    way: str,
+    model: type[models.Model],
+    seed: Callable[[], None],
+    update: Callable[[], Any],
+    condition: Condition | None,
+) -> dict[str, Any]:
+    conf, stages, slow = WAYS[way]
+    outcome: dict[str, Any] = {}
+    concrete = model._meta.concrete_model
+    try:
+        with transaction.atomic(using=using), isolated_registry():
+            with bypass():
+                seed()
+            wanted = RowByRow(condition) if slow and condition is not None else condition
+            recorder = record(model, stages=stages, events=["update"], condition=wanted)
+            building = _from_db(concrete) if slow else nullcontext()
+            with override_settings(BULK_TRIGGERS={"MAX_DEPTH": 16, **conf}), building:
+                try:
+                    outcome["result"] = update()
+                except Exception as error:  # The error is compared.
+                    outcome["error"] = (type(error).__name__, str(error))
+            for stage in stages:
+                calls = recorder.of(stage, "update")
+                outcome[stage] = (
+                    _rows([r for c in calls for r in c.new or []]),
+                    _rows([r for c in calls for r in c.old or []]),
+                )
+            if "error" not in outcome:
+                with bypass():
+                    outcome["table"] = _rows(
+                        [dict(r) for r in concrete._base_manager.order_by().values()]
+                    )
+            raise _Rollback
+    except _Rollback:
+        pass
+    return outcome
+
+
+def _compare(using, model, seed, update, condition=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    runs = {way: _run(using, way, model, seed, update, condition) for way in WAYS}
+    reference = runs["slow"]
+    for way, outcome in runs.items():
+        for key in ("result", "error", "table", "after"):
+            assert outcome.get(key) == reference.get(key), _difference(way, key, outcome, reference)
+    assert runs["fast"]["before"] == reference["before"], _difference(
+        "fast", "before", runs["fast"], reference
+    )
+    return reference
+
+
+def _difference(way: str, key: str, outcome: dict[str, Any], reference: dict[str, Any]) -> str:
+    """Say which values differ, for a readable failure."""
+    got, want = outcome.get(key), reference.get(key)
+    lines = [f"{way} differs from slow in {key}"]
+    if key in ("before", "after"):
+        for side, mine, theirs in zip(("new", "old"), got or (), want or (), strict=False):
+            lines.extend(_rows_difference(side, mine, theirs))
+    elif key == "table":
+        lines.extend(_rows_difference("row", got, want))
+    else:
+        lines.append(f"{got!r} != {want!r}")
+    return "\n".join(lines)
+
+
+def _rows_difference(side: str, got: Any, want: Any) -> list[str]:
+    if got is None or want is None or len(got) != len(want):
+        return [f"{side}: {len(got or ())} rows != {len(want or ())} rows"]
+    return [
+        f"{side}[{i}].{name}: {mine[name]} != {theirs.get(name)}"
+        for i, (mine, theirs) in enumerate(zip(got, want, strict=True))
+        for name in mine
+        if mine[name] != theirs.get(name)
+    ]
+
+
+def _c(pk: int) -> DiffCustomer:
+    """The customer as an instance, as ``_customers()`` stores it (no query)."""
+    return DiffCustomer(pk=pk, code=f"C{pk}")
+
+
+Q = DiffRow.objects
+NAIVE_MOMENT = datetime(2026, 3, 1, 12, 30)
+PARIS = MOMENT.astimezone(ZoneInfo("Europe/Paris"))
+ROWS: dict[str, tuple[Callable[[], Any], Condition | None]] = {
+    "f_plus_one": (lambda: Q.update(n=F("n") + 1), HasChanged("n")),
+    "int_as_str": (lambda: Q.update(n="5"), IsEqual("n", "5")),
+    "int_cond_str": (lambda: Q.filter(n__isnull=False).update(n=F("n")), IsEqual("n", "5")),
+    "bool_as_int": (lambda: Q.update(flag=1), IsEqual("flag", 1)),
+    "bool_changes": (lambda: Q.update(flag=False), ChangesFrom("flag", True)),
+    "decimal_rounds": (
+        lambda: Q.update(amount=Decimal("1.255")),
+        ChangesTo("amount", Decimal("1.26")),
+    ),
+    "decimal_int": (lambda: Q.update(amount=7), ChangesTo("amount", 7)),
+    "decimal_str": (lambda: Q.update(amount="7"), IsEqual("amount", "7.00")),
+    "decimal_float": (lambda: Q.update(amount=2.5), IsEqual("amount", Decimal("2.5"))),
+    "decimal_f": (
+        lambda: Q.update(amount=F("amount") * Value(Decimal("1.005"))),
+        HasChanged("amount"),
+    ),
+    "aware": (lambda: Q.update(moment=MOMENT), ChangesTo("moment", MOMENT)),
+    "aware_elsewhere": (lambda: Q.update(moment=PARIS), ChangesTo("moment", MOMENT)),
+    "naive": (lambda: Q.update(moment=NAIVE_MOMENT), HasChanged("moment")),
+    "date_from_datetime": (lambda: Q.update(day=MOMENT), ChangesTo("day", date(2026, 3, 1))),
+    "uuid_str": (lambda: Q.update(token=str(U[5])), IsEqual("token", str(U[5]))),
+    "uuid_value": (lambda: Q.update(token=str(U[4])), ChangesTo("token", U[4])),
+    "pk_str": (lambda: Q.filter(pk=str(U[1])).update(n=1), WasEqual("id", U[1])),
+    "pk_in_str": (lambda: Q.filter(pk__in=[str(u) for u in U[:3]]).update(n=2), None),
+    "fk_instance": (lambda: Q.update(customer=_c(2)), IsEqual("customer", _c(2))),
+    "fk_changed": (lambda: Q.update(customer=_c(2)), HasChanged("customer")),
+    "fk_id_changed": (lambda: Q.update(customer_id=2), HasChanged("customer_id")),
+    "fk_to": (lambda: Q.update(customer_id=1), ChangesTo("customer", _c(1))),
+    "fk_none": (lambda: Q.update(customer=None), ChangesFrom("customer", _c(1))),
+    "to_field_instance": (lambda: Q.update(depot=_c(1)), IsEqual("depot", _c(1))),
+    "to_field_code": (lambda: Q.update(depot="C3"), ChangesTo("depot_id", "C3")),
+    "to_field_f": (lambda: Q.update(depot=F("depot")), WasEqual("depot", _c(2))),
+    "json_nested": (lambda: Q.update(data={"x": [1, {"y": [2]}]}), HasChanged("data")),
+    "json_none": (lambda: Q.update(data=None), ChangesTo("data", None)),
+    "json_list": (lambda: Q.update(data=[1, [2, [3]]]), IsEqual("data", [1, [2, [3]]])),
+    "json_f": (lambda: Q.update(data=F("data")), WasEqual("data", {})),
+    "choice_member": (lambda: Q.update(status=Status.SHIPPED), IsEqual("status", Status.SHIPPED)),
+    "choice_f": (
+        lambda: Q.update(status=Case(When(n=5, then=Value(Status.NEW)), default=F("status"))),
+        WasEqual("status", Status.SHIPPED),
+    ),
+    "choice_str": (lambda: Q.update(status="shipped"), ChangesTo("status", Status.SHIPPED)),
+    "int_choice": (
+        lambda: Q.update(level=2),
+        IsEqual("level", Level.HIGH) | WasEqual("level", Level.LOW),
+    ),
+    "int_choice_member": (lambda: Q.update(level=Level.LOW), ~WasEqual("level", 1)),
+    "custom_field": (lambda: Q.update(packed=["a", "b"]), HasChanged("packed")),
+    "custom_equal": (lambda: Q.update(packed=["p", "q"]), IsEqual("packed", ["p", "q"])),
+    "custom_f": (lambda: Q.update(packed=F("packed")), WasEqual("packed", ["r"])),
+    "case_when": (
+        lambda: Q.update(n=Case(When(n=5, then=Value(50)), default=F("n"))),
+        ChangesTo("n", 50),
+    ),
+    "coalesce": (lambda: Q.update(n=Coalesce("n", Value(9))), WasEqual("n", None)),
+    "value": (lambda: Q.update(n=Value(4)), IsNotEqual("n", None) & HasChanged("n")),
+    "only": (lambda: Q.only("n").update(n=3), HasChanged("n")),
+    "defer": (lambda: Q.defer("data", "packed").update(flag=None), HasChanged("flag")),
+    "annotation": (
+        lambda: Q.annotate(m=F("n") + 1).update(n=F("m")),
+        (HasChanged("n") & ~IsEqual("n", 6)) | WasEqual("status", "new"),
+    ),
+    "generated": (lambda: Q.update(n=6), ChangesTo("doubled", 12)),
+    "db_default": (lambda: Q.update(rank=F("rank") + 1), IsEqual("rank", 4)),
+    "several": (
+        lambda: Q.filter(n__gte=0).update(n=F("n") * 2, amount=Decimal("0.005"), data={"k": 1}),
+        ChangesTo("amount", Decimal("0.01")) | ~HasChanged("n"),
+    ),
+    "bad_value": (lambda: Q.update(n="abc"), HasChanged("n")),
+    "none_pass": (lambda: Q.update(n=1), IsEqual("n", 99)),
+}
+
+
+@NAIVE
+@pytest.mark.parametrize("name", ROWS)
+def test_fast_paths_match_the_slow_ones(using: str, name: str) -> None:
+    """Every way of running the update gives the same calls, table, result and error."""
+    update, condition = ROWS[name]
+    _compare(using, DiffRow, _diff_rows, update, condition)
+
+
+def test_a_proxy_matches(using: str) -> None:
+    outcome = _compare(
+        using, DiffRowProxy, _diff_rows, lambda: DiffRowProxy.objects.update(n=2), HasChanged("n")
+    )
+    assert outcome["result"] == 5
+
+
+OTHERS: dict[str, tuple[type[models.Model], Callable[[], None], Callable[[], Any], Condition]] = {
+    "composite_pk": (
+        KeysMember,
+        _members,
+        lambda: KeysMember.objects.filter(tenant=1).update(amount=F("amount") + 1),
+        IsEqual("number", 2) | ChangesTo("amount", 2),
+    ),
+    "inherited_parent_field": (
+        UpChild,
+        _children,
+        lambda: UpChild.objects.filter(size__gt=1).update(name="z"),
+        HasChanged("name"),
+    ),
+    "inherited_both": (
+        UpChild,
+        _children,
+        lambda: UpChild.objects.update(name=F("name"), size=F("size") * 2),
+        ~HasChanged("name") & ChangesTo("size", 4),
+    ),
+    "own_init": (
+        ShInitOrder,
+        _orders(ShInitOrder),
+        lambda: ShInitOrder.objects.update(status="shipped"),
+        ChangesTo("status", "shipped"),
+    ),
+    "own_from_db": (
+        ShFromDbOrder,
+        _orders(ShFromDbOrder),
+        lambda: ShFromDbOrder.objects.exclude(status="held").update(status=Value("held")),
+        WasEqual("status", "new"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", OTHERS)
+def test_other_shapes_match(using: str, name: str) -> None:
+    model, seed, update, condition = OTHERS[name]
+    _compare(using, model, seed, update, condition)
