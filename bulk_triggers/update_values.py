@@ -8,6 +8,7 @@ that the value can be written back as it came and shown to triggers as the colum
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -154,6 +155,8 @@ def as_read(field: Any, value: Any, connection: Any) -> Any:
     """
     if type(field).__module__.startswith("django."):
         value = to_python(field, value)
+        if field.get_internal_type() == "JSONField":
+            return _json_as_read(field, value)
         if isinstance(value, datetime) and settings.USE_TZ and timezone.is_aware(value):
             return value.astimezone(connection.timezone)  # A read gives the connection's zone.
         return value
@@ -164,6 +167,16 @@ def as_read(field: Any, value: Any, connection: Any) -> Any:
     for convert, expression in converters(column, connection):
         param = convert(param, expression, connection)
     return param
+
+
+def _json_as_read(field: Any, value: Any) -> Any:
+    """Return a JSON literal as the column reads it back: tuples as lists, keys as text."""
+    if value is None:
+        return None
+    try:
+        return json.loads(json.dumps(value, cls=field.encoder), cls=field.decoder)
+    except (TypeError, ValueError):  # Not JSON: Django's UPDATE raises its own error.
+        return value
 
 
 def to_python(field: Any, value: Any) -> Any:

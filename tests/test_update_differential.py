@@ -139,8 +139,10 @@ def _norm(value: Any) -> Any:
     """A value with its type: a str and a UUID, or 5 and Decimal 5, must not look equal."""
     if isinstance(value, dict):
         return {k: _norm(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list):
         return [_norm(v) for v in value]
+    if isinstance(value, tuple):
+        return ("tuple", [_norm(v) for v in value])
     return (type(value).__name__, repr(value))
 
 
@@ -169,8 +171,12 @@ WAYS = {
     "fast": ({}, ("before", "after"), False),
     "after": ({}, ("after",), False),
     "after_tiny": ({"CHUNK_SIZE": 2, "PUSHDOWN": False}, ("after",), False),
+    "before_tiny": ({"CHUNK_SIZE": 2, "PUSHDOWN": False}, ("before", "after"), False),
     "slow": ({"CHUNK_SIZE": 2, "PUSHDOWN": False}, ("before", "after"), True),
 }
+# A before trigger changing new leaves nothing to compare the after-only ways with.
+WITH_BEFORE = ("fast", "before_tiny", "slow")
+Hook = Callable[[list[Any], list[Any]], None]
 
 
 def _run(
@@ -180,6 +186,7 @@ def _run(
     seed: Callable[[], None],
     update: Callable[[], Any],
     condition: Condition | None,
+    hook: Hook | None = None,
 ) -> dict[str, Any]:
     conf, stages, slow = WAYS[way]
     outcome: dict[str, Any] = {}
@@ -189,7 +196,10 @@ def _run(
             with bypass():
                 seed()
             wanted = RowByRow(condition) if slow and condition is not None else condition
-            recorder = record(model, stages=stages, events=["update"], condition=wanted)
+            hooks = {("before", "update"): hook} if hook else None
+            recorder = record(
+                model, stages=stages, events=["update"], condition=wanted, hooks=hooks
+            )
             building = _from_db(concrete) if slow else nullcontext()
             with override_settings(BULK_TRIGGERS={"MAX_DEPTH": 16, **conf}), building:
                 try:
@@ -213,8 +223,9 @@ def _run(
     return outcome
 
 
-def _compare(using, model, seed, update, condition=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    runs = {way: _run(using, way, model, seed, update, condition) for way in WAYS}
+def _compare(using, model, seed, update, condition=None, hook=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    ways = WITH_BEFORE if hook else WAYS
+    runs = {way: _run(using, way, model, seed, update, condition, hook) for way in ways}
     reference = runs["slow"]
     for way, outcome in runs.items():
         for key in ("result", "error", "table", "after"):
@@ -294,6 +305,16 @@ ROWS: dict[str, tuple[Callable[[], Any], Condition | None]] = {
     "json_nested": (lambda: Q.update(data={"x": [1, {"y": [2]}]}), HasChanged("data")),
     "json_none": (lambda: Q.update(data=None), ChangesTo("data", None)),
     "json_list": (lambda: Q.update(data=[1, [2, [3]]]), IsEqual("data", [1, [2, [3]]])),
+    "json_tuple": (lambda: Q.update(data=(1, (2, 3))), HasChanged("data")),
+    "json_int_keys": (lambda: Q.update(data={1: "a", "b": {2: None}}), HasChanged("data")),
+    "json_str": (lambda: Q.update(data="text"), IsEqual("data", "text")),
+    "binary": (lambda: Q.update(blob=b"\x00ab"), HasChanged("blob")),
+    "binary_f": (lambda: Q.update(blob=F("blob")), IsEqual("blob", None)),
+    "float_int": (lambda: Q.update(ratio=2), IsEqual("ratio", 2)),
+    "float_decimal": (lambda: Q.update(ratio=Decimal("0.1")), HasChanged("ratio")),
+    "int_float": (lambda: Q.update(n=2.7), IsEqual("n", 2)),
+    "int_decimal": (lambda: Q.update(n=Decimal("3.0")), ChangesTo("n", 3)),
+    "text_int": (lambda: Q.update(status=5), IsEqual("status", "5")),
     "json_f": (lambda: Q.update(data=F("data")), WasEqual("data", {})),
     "choice_member": (lambda: Q.update(status=Status.SHIPPED), IsEqual("status", Status.SHIPPED)),
     "choice_f": (
@@ -385,3 +406,55 @@ OTHERS: dict[str, tuple[type[models.Model], Callable[[], None], Callable[[], Any
 def test_other_shapes_match(using: str, name: str) -> None:
     model, seed, update, condition = OTHERS[name]
     _compare(using, model, seed, update, condition)
+
+
+def _bump(new: list[DiffRow], old: list[DiffRow]) -> None:
+    """Change new in every way a before trigger can: assign, and change containers in place."""
+    for row in new:
+        row.n = (row.n or 0) + 100
+        if isinstance(row.data, dict):
+            row.data.setdefault("seen", []).append(row.n)
+        elif isinstance(row.data, list):
+            row.data.append([row.n])
+        if isinstance(row.packed, list):
+            row.packed.append("z")
+
+
+def _assign(new: list[DiffRow], old: list[DiffRow]) -> None:
+    """Assign values the database stores otherwise than Python holds them."""
+    for row in new:
+        row.customer = DiffCustomer(pk=3, code="C3")
+        row.status = Status.NEW
+        row.moment = NAIVE_MOMENT
+        row.amount = Decimal("2.345")
+        row.day = MOMENT
+
+
+HOOKED: dict[str, tuple[Callable[[], Any], Condition | None, Hook]] = {
+    "bump_literal": (lambda: Q.update(flag=True), None, _bump),
+    "bump_json_literal": (
+        lambda: Q.update(data={"k": [1]}, packed=["a"]),
+        HasChanged("data"),
+        _bump,
+    ),
+    "bump_f": (lambda: Q.update(n=F("n") + 1, data=F("data")), ~IsEqual("n", None), _bump),
+    "bump_none_first": (
+        lambda: Q.filter(n__isnull=True).update(n=1) or Q.update(packed=F("packed")),
+        None,
+        _bump,
+    ),
+    "assign": (lambda: Q.update(n=3), WasEqual("customer", _c(1)) | IsEqual("n", 3), _assign),
+    "assign_choices": (
+        lambda: Q.update(status=Status.SHIPPED),
+        ChangesTo("status", "shipped"),
+        _assign,
+    ),
+}
+
+
+@NAIVE
+@pytest.mark.parametrize("name", HOOKED)
+def test_before_triggers_changes_match(using: str, name: str) -> None:
+    """What a before trigger changes on new is written, and seen, alike on every way."""
+    update, condition, hook = HOOKED[name]
+    _compare(using, DiffRow, _diff_rows, update, condition, hook)

@@ -46,6 +46,8 @@ class DiffRow(TriggerModelMixin):
     level = models.IntegerField(choices=Level, null=True)
     packed = PackedField(null=True)
     token = models.UUIDField(null=True)
+    blob = models.BinaryField(null=True)
+    ratio = models.FloatField(null=True)
     customer = models.ForeignKey(DiffCustomer, null=True, on_delete=models.SET_NULL)
     depot = models.ForeignKey(
         DiffCustomer, to_field="code", null=True, on_delete=models.SET_NULL, related_name="+"
