@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import BooleanField, Case, Count, F, Q, Value, When
 
@@ -199,7 +200,10 @@ def passing_keys(plain: models.QuerySet[Any], passes: Q, using: str, no_key: boo
     # A LIMIT keeps the database from pushing the outer WHERE into the locking read
     # (PostgreSQL and MariaDB both would), which would then lock the passing rows only.
     inner = locked(inner[:_NO_LIMIT], only_self=True, no_key=no_key)
-    sql, params = inner.query.get_compiler(using).as_sql()
+    try:
+        sql, params = inner.query.get_compiler(using).as_sql()
+    except EmptyResultSet:  # filter(pk__in=[]): no row, and no statement, as in Django.
+        return []
     connection = connections[using]
     quote = connection.ops.quote_name
     statement = f"SELECT s.{quote(_KEY)} FROM ({sql}) s WHERE s.{quote(_PASSES)}"

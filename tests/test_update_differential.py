@@ -40,6 +40,7 @@ from bulk_triggers import (
     WasEqual,
     bypass,
 )
+from bulk_triggers.condition_rows import passing
 from bulk_triggers.rows import builds_plainly
 from bulk_triggers.testing import isolated_registry
 from tests.diffrowsapp.models import DiffCustomer, DiffRow, DiffRowProxy, Level, Status
@@ -49,7 +50,7 @@ from tests.shapesapp.models import ShFromDbOrder, ShInitOrder
 from tests.upretapp.models import UpChild
 
 NAIVE = pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime")
-U = [uuid.UUID(int=i + 1) for i in range(6)]
+U = [uuid.UUID(int=i + 1) for i in range(6)] + [uuid.UUID(int=2**127 + i) for i in range(2)]
 MOMENT = datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
 
 
@@ -112,6 +113,8 @@ def _diff_rows() -> None:
             customer=c1,
         ),
         DiffRow(id=U[4], n=5, data=None, level=Level.LOW, depot=c2),
+        DiffRow(id=U[6], n=-1, status="NEW", packed=[], data={"a": None}),
+        DiffRow(id=U[7], status="new ", data=[], customer=c2),
     ]
     DiffRow.objects.bulk_create(rows)
 
@@ -185,9 +188,10 @@ def _run(
     model: type[models.Model],
     seed: Callable[[], None],
     update: Callable[[], Any],
-    condition: Condition | None,
+    condition: Condition | tuple[Condition, Condition] | None,
     hook: Hook | None = None,
 ) -> dict[str, Any]:
+    """Run ``update`` one way, rolled back; ``condition`` may name a second, after trigger's."""
     conf, stages, slow = WAYS[way]
     outcome: dict[str, Any] = {}
     concrete = model._meta.concrete_model
@@ -195,7 +199,12 @@ def _run(
         with transaction.atomic(using=using), isolated_registry():
             with bypass():
                 seed()
-            wanted = RowByRow(condition) if slow and condition is not None else condition
+            first, second = condition if isinstance(condition, tuple) else (condition, None)
+            if second is not None:
+                also = record(
+                    model, stages=["after"], events=["update"], condition=_slow(second, slow)
+                )
+            wanted = _slow(first, slow)
             hooks = {("before", "update"): hook} if hook else None
             recorder = record(
                 model, stages=stages, events=["update"], condition=wanted, hooks=hooks
@@ -212,6 +221,9 @@ def _run(
                     _rows([r for c in calls for r in c.new or []]),
                     _rows([r for c in calls for r in c.old or []]),
                 )
+            if second is not None:
+                calls = also.of("after", "update")
+                outcome["second"] = _rows([r for c in calls for r in c.new or []])
             if "error" not in outcome:
                 with bypass():
                     outcome["table"] = _rows(
@@ -223,12 +235,16 @@ def _run(
     return outcome
 
 
+def _slow(condition: Condition | None, slow: bool) -> Condition | None:
+    return RowByRow(condition) if slow and condition is not None else condition
+
+
 def _compare(using, model, seed, update, condition=None, hook=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     ways = WITH_BEFORE if hook else WAYS
     runs = {way: _run(using, way, model, seed, update, condition, hook) for way in ways}
     reference = runs["slow"]
     for way, outcome in runs.items():
-        for key in ("result", "error", "table", "after"):
+        for key in ("result", "error", "table", "after", "second"):
             assert outcome.get(key) == reference.get(key), _difference(way, key, outcome, reference)
     assert runs["fast"]["before"] == reference["before"], _difference(
         "fast", "before", runs["fast"], reference
@@ -348,6 +364,41 @@ ROWS: dict[str, tuple[Callable[[], Any], Condition | None]] = {
         lambda: Q.filter(n__gte=0).update(n=F("n") * 2, amount=Decimal("0.005"), data={"k": 1}),
         ChangesTo("amount", Decimal("0.01")) | ~HasChanged("n"),
     ),
+    "text_exact": (lambda: Q.update(flag=True), IsEqual("status", "new")),
+    "text_was": (
+        lambda: Q.update(status="new"),
+        WasEqual("status", "new") | ChangesTo("status", "new"),
+    ),
+    "text_not": (
+        lambda: Q.update(n=1),
+        IsNotEqual("status", "new") & ~ChangesFrom("status", "NEW"),
+    ),
+    "two_triggers": (
+        lambda: Q.update(n=F("n"), status="shipped"),
+        (HasChanged("status"), IsEqual("n", 5) | RowByRow(IsEqual("flag", True))),
+    ),
+    "two_pushed": (
+        lambda: Q.update(level=Level.HIGH),
+        (ChangesTo("level", 2), WasEqual("status", "new") & IsNotEqual("customer", _c(2))),
+    ),
+    "chunk_of_two": (lambda: Q.filter(pk__in=U[:2]).update(n=1), HasChanged("n")),
+    "chunk_plus_one": (lambda: Q.filter(pk__in=U[:3]).update(n=1), None),
+    "chunks_even": (lambda: Q.filter(pk__in=U[:4]).update(n=1), IsNotEqual("n", 99)),
+    "leaving_filter": (lambda: Q.filter(n__lt=6).update(n=F("n") + 10), HasChanged("n")),
+    "entering_filter": (lambda: Q.exclude(n=5).update(n=5), ChangesTo("n", 5)),
+    "empty": (lambda: Q.filter(n=12345).update(n=1), HasChanged("n")),
+    "join": (lambda: Q.filter(customer__code="C1").update(n=F("n") - 1), HasChanged("n")),
+    "reverse_join": (lambda: Q.filter(depot__code__in=["C1", "C2"]).update(flag=None), None),
+    "select_related": (lambda: Q.select_related("customer").update(n=0), WasEqual("n", 5)),
+    "ordered": (lambda: Q.order_by("-n").update(n=F("n") + 1), None),
+    "values": (lambda: Q.values("n").update(n=8), ChangesFrom("n", 5)),
+    "none": (lambda: Q.none().update(n=1), None),
+    "pk_in_empty": (lambda: Q.filter(pk__in=[]).update(n=1), HasChanged("n")),
+    "sliced": (lambda: Q.order_by("n")[:2].update(n=1), None),
+    "subquery_filter": (
+        lambda: Q.filter(customer__in=DiffCustomer.objects.filter(code="C2")).update(n=3),
+        HasChanged("n"),
+    ),
     "bad_value": (lambda: Q.update(n="abc"), HasChanged("n")),
     "none_pass": (lambda: Q.update(n=1), IsEqual("n", 99)),
 }
@@ -365,7 +416,7 @@ def test_a_proxy_matches(using: str) -> None:
     outcome = _compare(
         using, DiffRowProxy, _diff_rows, lambda: DiffRowProxy.objects.update(n=2), HasChanged("n")
     )
-    assert outcome["result"] == 5
+    assert outcome["result"] == 7
 
 
 OTHERS: dict[str, tuple[type[models.Model], Callable[[], None], Callable[[], Any], Condition]] = {
@@ -458,3 +509,15 @@ def test_before_triggers_changes_match(using: str, name: str) -> None:
     """What a before trigger changes on new is written, and seen, alike on every way."""
     update, condition, hook = HOOKED[name]
     _compare(using, DiffRow, _diff_rows, update, condition, hook)
+
+
+def test_the_fast_way_takes_the_fast_paths() -> None:
+    """The cases above compare fast paths: plain rows, conditions checked by chunk."""
+    assert builds_plainly(DiffRow) and builds_plainly(DiffRowProxy)
+    row = DiffRow(id=U[0])
+    row.__dict__.update(doubled=None, rank=3)  # As loaded: computed by the database.
+    rows = [row]
+    for name, (_, condition) in ROWS.items():
+        for one in condition if isinstance(condition, tuple) else (condition,):
+            if one is not None and "RowByRow" not in repr(one):
+                assert passing(one, rows, rows, 1) is not None, name
