@@ -1,34 +1,27 @@
-"""Differential tests: ``update()``'s fast paths against their slow twins.
+"""Differential tests: ``update()``'s fast paths against their slow twins (tests/differential.py).
 
-Each case seeds the same rows (with fixed keys), runs the same ``update()`` in several
-ways, each rolled back afterwards, and asserts that every way gives the same trigger
-calls (rows, old and new per stage), the same table afterwards, the same return value
-and the same error:
-
-- ``fast``: before and after triggers, the defaults (rows built without ``from_db()``,
-  built-in conditions checked over the chunk, pushdown on, large chunks);
-- ``after``: after triggers only (PostgreSQL's one-statement path);
-- ``after_tiny``: after triggers only, chunks of 2 (reading one row ahead per chunk);
-- ``slow``: the reference: a ``post_init`` receiver (rows built by ``from_db()``), the
-  condition checked row by row by ``check()``, no pushdown, chunks of 2.
+Many model shapes and values, each ``update()`` run every way of ``WAYS`` and compared:
+nullable fields NULL on the first row, nested JSON, decimal rounding, datetimes naive and
+in other zones, UUIDs given as text, foreign keys by instance and by id (``to_field``
+too), generated columns, ``db_default``, choices, conditions against values of another
+Python type than the column, deferred and annotated querysets, expressions, proxies,
+multi-table inheritance, a composite key, models with their own ``__init__`` or
+``from_db()``, a custom field, and before triggers changing ``new``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
-from django.db.models.signals import post_init
-from django.test import override_settings
 
 from bulk_triggers import (
     ChangesFrom,
@@ -38,33 +31,18 @@ from bulk_triggers import (
     IsEqual,
     IsNotEqual,
     WasEqual,
-    bypass,
 )
 from bulk_triggers.condition_rows import passing
 from bulk_triggers.rows import builds_plainly
-from bulk_triggers.testing import isolated_registry
+from tests.differential import Hook, RowByRow, compare
 from tests.diffrowsapp.models import DiffCustomer, DiffRow, DiffRowProxy, Level, Status
 from tests.keysapp.models import KeysMember
-from tests.recorder import record
 from tests.shapesapp.models import ShFromDbOrder, ShInitOrder
 from tests.upretapp.models import UpChild
 
 NAIVE = pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime")
 U = [uuid.UUID(int=i + 1) for i in range(6)] + [uuid.UUID(int=2**127 + i) for i in range(2)]
 MOMENT = datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
-
-
-class RowByRow(Condition):
-    """The slow twin of a condition: its own ``check()``, so it is checked row by row."""
-
-    def __init__(self, inner: Condition) -> None:
-        self.inner = inner
-
-    def check(self, new: Any, old: Any) -> bool:
-        return self.inner.check(new, old)
-
-    def field_names(self) -> tuple[str, ...]:
-        return self.inner.field_names()
 
 
 def _customers() -> list[DiffCustomer]:
@@ -138,145 +116,6 @@ def _orders(model: type[models.Model]) -> Callable[[], None]:
     return seed
 
 
-def _norm(value: Any) -> Any:
-    """A value with its type: a str and a UUID, or 5 and Decimal 5, must not look equal."""
-    if isinstance(value, dict):
-        return {k: _norm(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_norm(v) for v in value]
-    if isinstance(value, tuple):
-        return ("tuple", [_norm(v) for v in value])
-    return (type(value).__name__, repr(value))
-
-
-def _rows(rows: list[dict[str, Any]] | None) -> Any:
-    return None if rows is None else sorted((_norm(row) for row in rows), key=repr)
-
-
-@contextmanager
-def _from_db(model: type[models.Model]) -> Iterator[None]:
-    def receiver(sender: Any, instance: Any, **kwargs: Any) -> None:
-        pass
-
-    post_init.connect(receiver, sender=model)
-    try:
-        assert not builds_plainly(model)
-        yield
-    finally:
-        post_init.disconnect(receiver, sender=model)
-
-
-class _Rollback(Exception):
-    pass
-
-
-WAYS = {
-    "fast": ({}, ("before", "after"), False),
-    "after": ({}, ("after",), False),
-    "after_tiny": ({"CHUNK_SIZE": 2, "PUSHDOWN": False}, ("after",), False),
-    "before_tiny": ({"CHUNK_SIZE": 2, "PUSHDOWN": False}, ("before", "after"), False),
-    "slow": ({"CHUNK_SIZE": 2, "PUSHDOWN": False}, ("before", "after"), True),
-}
-# A before trigger changing new leaves nothing to compare the after-only ways with.
-WITH_BEFORE = ("fast", "before_tiny", "slow")
-Hook = Callable[[list[Any], list[Any]], None]
-
-
-def _run(
-    using: str,
-    way: str,
-    model: type[models.Model],
-    seed: Callable[[], None],
-    update: Callable[[], Any],
-    condition: Condition | tuple[Condition, Condition] | None,
-    hook: Hook | None = None,
-) -> dict[str, Any]:
-    """Run ``update`` one way, rolled back; ``condition`` may name a second, after trigger's."""
-    conf, stages, slow = WAYS[way]
-    outcome: dict[str, Any] = {}
-    concrete = model._meta.concrete_model
-    try:
-        with transaction.atomic(using=using), isolated_registry():
-            with bypass():
-                seed()
-            first, second = condition if isinstance(condition, tuple) else (condition, None)
-            if second is not None:
-                also = record(
-                    model, stages=["after"], events=["update"], condition=_slow(second, slow)
-                )
-            wanted = _slow(first, slow)
-            hooks = {("before", "update"): hook} if hook else None
-            recorder = record(
-                model, stages=stages, events=["update"], condition=wanted, hooks=hooks
-            )
-            building = _from_db(concrete) if slow else nullcontext()
-            with override_settings(BULK_TRIGGERS={"MAX_DEPTH": 16, **conf}), building:
-                try:
-                    outcome["result"] = update()
-                except Exception as error:  # The error is compared.
-                    outcome["error"] = (type(error).__name__, str(error))
-            for stage in stages:
-                calls = recorder.of(stage, "update")
-                outcome[stage] = (
-                    _rows([r for c in calls for r in c.new or []]),
-                    _rows([r for c in calls for r in c.old or []]),
-                )
-            if second is not None:
-                calls = also.of("after", "update")
-                outcome["second"] = _rows([r for c in calls for r in c.new or []])
-            if "error" not in outcome:
-                with bypass():
-                    outcome["table"] = _rows(
-                        [dict(r) for r in concrete._base_manager.order_by().values()]
-                    )
-            raise _Rollback
-    except _Rollback:
-        pass
-    return outcome
-
-
-def _slow(condition: Condition | None, slow: bool) -> Condition | None:
-    return RowByRow(condition) if slow and condition is not None else condition
-
-
-def _compare(using, model, seed, update, condition=None, hook=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    ways = WITH_BEFORE if hook else WAYS
-    runs = {way: _run(using, way, model, seed, update, condition, hook) for way in ways}
-    reference = runs["slow"]
-    for way, outcome in runs.items():
-        for key in ("result", "error", "table", "after", "second"):
-            assert outcome.get(key) == reference.get(key), _difference(way, key, outcome, reference)
-    assert runs["fast"]["before"] == reference["before"], _difference(
-        "fast", "before", runs["fast"], reference
-    )
-    return reference
-
-
-def _difference(way: str, key: str, outcome: dict[str, Any], reference: dict[str, Any]) -> str:
-    """Say which values differ, for a readable failure."""
-    got, want = outcome.get(key), reference.get(key)
-    lines = [f"{way} differs from slow in {key}"]
-    if key in ("before", "after"):
-        for side, mine, theirs in zip(("new", "old"), got or (), want or (), strict=False):
-            lines.extend(_rows_difference(side, mine, theirs))
-    elif key == "table":
-        lines.extend(_rows_difference("row", got, want))
-    else:
-        lines.append(f"{got!r} != {want!r}")
-    return "\n".join(lines)
-
-
-def _rows_difference(side: str, got: Any, want: Any) -> list[str]:
-    if got is None or want is None or len(got) != len(want):
-        return [f"{side}: {len(got or ())} rows != {len(want or ())} rows"]
-    return [
-        f"{side}[{i}].{name}: {mine[name]} != {theirs.get(name)}"
-        for i, (mine, theirs) in enumerate(zip(got, want, strict=True))
-        for name in mine
-        if mine[name] != theirs.get(name)
-    ]
-
-
 def _c(pk: int) -> DiffCustomer:
     """The customer as an instance, as ``_customers()`` stores it (no query)."""
     return DiffCustomer(pk=pk, code=f"C{pk}")
@@ -285,7 +124,7 @@ def _c(pk: int) -> DiffCustomer:
 Q = DiffRow.objects
 NAIVE_MOMENT = datetime(2026, 3, 1, 12, 30)
 PARIS = MOMENT.astimezone(ZoneInfo("Europe/Paris"))
-ROWS: dict[str, tuple[Callable[[], Any], Condition | None]] = {
+ROWS: dict[str, tuple[Callable[[], Any], Condition | tuple[Condition, Condition] | None]] = {
     "f_plus_one": (lambda: Q.update(n=F("n") + 1), HasChanged("n")),
     "int_as_str": (lambda: Q.update(n="5"), IsEqual("n", "5")),
     "int_cond_str": (lambda: Q.filter(n__isnull=False).update(n=F("n")), IsEqual("n", "5")),
@@ -409,11 +248,11 @@ ROWS: dict[str, tuple[Callable[[], Any], Condition | None]] = {
 def test_fast_paths_match_the_slow_ones(using: str, name: str) -> None:
     """Every way of running the update gives the same calls, table, result and error."""
     update, condition = ROWS[name]
-    _compare(using, DiffRow, _diff_rows, update, condition)
+    compare(using, DiffRow, _diff_rows, update, condition)
 
 
 def test_a_proxy_matches(using: str) -> None:
-    outcome = _compare(
+    outcome = compare(
         using, DiffRowProxy, _diff_rows, lambda: DiffRowProxy.objects.update(n=2), HasChanged("n")
     )
     assert outcome["result"] == 7
@@ -456,7 +295,7 @@ OTHERS: dict[str, tuple[type[models.Model], Callable[[], None], Callable[[], Any
 @pytest.mark.parametrize("name", OTHERS)
 def test_other_shapes_match(using: str, name: str) -> None:
     model, seed, update, condition = OTHERS[name]
-    _compare(using, model, seed, update, condition)
+    compare(using, model, seed, update, condition)
 
 
 def _bump(new: list[DiffRow], old: list[DiffRow]) -> None:
@@ -508,7 +347,7 @@ HOOKED: dict[str, tuple[Callable[[], Any], Condition | None, Hook]] = {
 def test_before_triggers_changes_match(using: str, name: str) -> None:
     """What a before trigger changes on new is written, and seen, alike on every way."""
     update, condition, hook = HOOKED[name]
-    _compare(using, DiffRow, _diff_rows, update, condition, hook)
+    compare(using, DiffRow, _diff_rows, update, condition, hook)
 
 
 def test_the_fast_way_takes_the_fast_paths() -> None:
