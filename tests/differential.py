@@ -100,6 +100,7 @@ def _run(
     update: Callable[[], Any],
     condition: Condition | tuple[Condition, Condition] | None,
     hook: Hook | None = None,
+    as_stored: bool = True,
 ) -> dict[str, Any]:
     """Run ``update`` one way, rolled back; ``condition`` may name a second, after trigger's."""
     conf, stages, slow = WAYS[way]
@@ -136,13 +137,30 @@ def _run(
                 outcome["second"] = _rows([r for c in calls for r in c.new or []])
             if "error" not in outcome:
                 with bypass():
-                    outcome["table"] = _rows(
-                        [dict(r) for r in concrete._base_manager.order_by().values()]
-                    )
+                    table = [dict(r) for r in concrete._base_manager.order_by().values()]
+                outcome["table"] = _rows(table)
+                if as_stored:
+                    _assert_as_stored(concrete, recorder.of("after", "update"), table, way)
             raise _Rollback
     except _Rollback:
         pass
     return outcome
+
+
+def _assert_as_stored(
+    model: type[models.Model], calls: list[Any], table: list[dict[str, Any]], way: str
+) -> None:
+    """The after stage's new holds each row exactly as stored (docs/guarantees.md)."""
+    keys = [field.attname for field in model._meta.pk_fields]
+    by_key = {repr([row[k] for k in keys]): _norm(row) for row in table}
+    for call in calls:
+        for row in call.new or []:
+            seen = _norm({name: value for name, value in row.items() if name != "pk"})
+            stored = by_key[repr([row[k] for k in keys])]
+            assert seen == stored, "\n".join(
+                [f"{way}: the after stage's new is not the stored row"]
+                + [f"{k}: {v} != {stored.get(k)}" for k, v in seen.items() if v != stored.get(k)]
+            )
 
 
 def _slow(condition: Condition | None, slow: bool) -> Condition | None:
@@ -156,10 +174,15 @@ def compare(
     update: Callable[[], Any],
     condition: Condition | tuple[Condition, Condition] | None = None,
     hook: Hook | None = None,
+    *,
+    as_stored: bool = True,
 ) -> dict[str, Any]:
-    """Run ``update`` every way (those with a before stage if ``hook``); return the slow one's."""
+    """Run ``update`` every way (those with a before stage if ``hook``); return the slow one's.
+
+    ``as_stored``: also assert that the after stage's ``new`` rows are the stored ones.
+    """
     ways = WITH_BEFORE if hook else WAYS
-    runs = {way: _run(using, way, model, seed, update, condition, hook) for way in ways}
+    runs = {way: _run(using, way, model, seed, update, condition, hook, as_stored) for way in ways}
     reference = runs["slow"]
     for way, outcome in runs.items():
         for key in ("result", "error", "table", "after", "second"):
