@@ -6,7 +6,7 @@ in other zones, UUIDs given as text, foreign keys by instance and by id (``to_fi
 too), generated columns, ``db_default``, choices, conditions against values of another
 Python type than the column, deferred and annotated querysets, expressions, proxies,
 multi-table inheritance, a composite key, models with their own ``__init__`` or
-``from_db()``, a custom field, and before triggers changing ``new``.
+``from_db()``, a custom field, ``aupdate()``, and before triggers changing ``new``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import models
 from django.db.models import Case, F, JSONField, Value, When
 from django.db.models.functions import Coalesce
@@ -246,6 +247,7 @@ ROWS: dict[str, tuple[Callable[[], Any], Condition | tuple[Condition, Condition]
     "custom_text": (lambda: Q.update(amount=Decimal("7")), ~IsEqual("packed", "r")),
     "custom_text_few": (lambda: Q.update(n=1), ~IsEqual("packed", "r") & IsEqual("n", 0)),
     "custom_text_was": (lambda: Q.update(n=1), WasEqual("packed", "p,q") | IsEqual("n", 5)),
+    "async": (lambda: async_to_sync(Q.aupdate)(n=F("n") + 1, data={"a": (1,)}), HasChanged("n")),
     "bad_value": (lambda: Q.update(n="abc"), HasChanged("n")),
     "none_pass": (lambda: Q.update(n=1), IsEqual("n", 99)),
 }
