@@ -34,7 +34,7 @@ from bulk_triggers import (
 from tests.differential import compare
 from tests.diffrowsapp.models import DiffCustomer, DiffRow, Level, Status
 
-EXAMPLES = int(os.environ.get("BULK_TRIGGERS_HYPOTHESIS_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("BULK_TRIGGERS_HYPOTHESIS_EXAMPLES", "25"))
 MOMENT = datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
 PARIS = MOMENT.astimezone(ZoneInfo("Europe/Paris"))
 TOKEN = uuid.UUID(int=7)
