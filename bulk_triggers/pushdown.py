@@ -187,9 +187,18 @@ class Planned:
 
 
 def _kind(field: Any) -> tuple[str, str | None]:
-    """Return the internal type a field compares as (a relation: its target's), and collation."""
+    """Return the internal type a field compares as (a relation: its target's), and collation.
+
+    A field of a class Django does not ship has no kind (``""``): its Python value may not
+    be its column's (``from_db_value()`` may make a list of a text, a placeholder may
+    change what is stored), so SQL's ``=`` on the column need not be Python's ``==``.
+    """
     while getattr(field, "is_relation", False) and getattr(field, "target_field", None):
+        if not type(field).__module__.startswith("django."):
+            return "", None
         field = field.target_field
+    if not type(field).__module__.startswith("django."):
+        return "", None
     return field.get_internal_type(), getattr(field, "db_collation", None)
 
 

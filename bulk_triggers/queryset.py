@@ -255,7 +255,7 @@ class TriggerQuerySet(models.QuerySet[M]):
                     )
                     updated += plan.write(target, new, old, changes)
                     moved.update(plan.moved(new, old))
-                    dispatch.after(plan.stored(new, using), old)
+                    dispatch.after(plan.stored(new, using, changes), old)
         self._result_cache = None
         return updated
 

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connections, models
 from django.db.models.sql.where import WhereNode
 
-from bulk_triggers.computed import generated_attnames, read_back
+from bulk_triggers.computed import generated_attnames, pending, read_back
 from bulk_triggers.gc_pause import paused
 from bulk_triggers.rows import in_chunks, selection, with_annotations, writes_key, writes_pk
 from bulk_triggers.snapshot import Snapshot
@@ -136,10 +136,22 @@ class UpdatePlan:
             if row.__dict__[name] != was.__dict__[name]
         ]
 
-    def stored(self, new: list[models.Model], using: str) -> list[models.Model]:
-        """Return ``new`` with what the database computed on write (generated columns)."""
-        generated = generated_attnames(self.model)
-        return read_back(self.model, new, generated, using, own=True) if generated else new
+    def stored(
+        self, new: list[models.Model], using: str, changes: Sequence[frozenset[str]]
+    ) -> list[models.Model]:
+        """Return ``new`` with what the database computed on write.
+
+        That is generated columns and, of the fields a before trigger changed (``changes``,
+        per row), those holding what the database stores otherwise: an expression
+        (``F("n") + 1``), a naive datetime (see :func:`~bulk_triggers.computed.pending`).
+        """
+        names = generated_attnames(self.model)
+        changed = frozenset().union(*changes)
+        if changed:
+            names = tuple(
+                name for name in pending(self.model, new) if name in changed or name in names
+            )
+        return read_back(self.model, new, names, using, own=True) if names else new
 
     def write(
         self,

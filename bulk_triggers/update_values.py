@@ -8,6 +8,7 @@ that the value can be written back as it came and shown to triggers as the colum
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -153,7 +154,12 @@ def as_read(field: Any, value: Any, connection: Any) -> Any:
     driver hands back as it is. A parameter the driver adapts is left to ``to_python()``.
     """
     if type(field).__module__.startswith("django."):
-        return to_python(field, value)
+        value = to_python(field, value)
+        if field.get_internal_type() == "JSONField":
+            return _json_as_read(field, value)
+        if isinstance(value, datetime) and settings.USE_TZ and timezone.is_aware(value):
+            return value.astimezone(connection.timezone)  # A read gives the connection's zone.
+        return value
     param = literal_param(field, value, connection)
     if type(param) not in _DRIVER_VALUES:
         return to_python(field, value)
@@ -163,17 +169,31 @@ def as_read(field: Any, value: Any, connection: Any) -> Any:
     return param
 
 
+def _json_as_read(field: Any, value: Any) -> Any:
+    """Return a JSON literal as the column reads it back: tuples as lists, keys as text."""
+    if value is None:
+        return None
+    try:
+        return json.loads(json.dumps(value, cls=field.encoder), cls=field.decoder)
+    except (TypeError, ValueError):  # Not JSON: Django's UPDATE raises its own error.
+        return value
+
+
 def to_python(field: Any, value: Any) -> Any:
     """Return the value ``update(field=value)`` stores, as reading the column gives it back.
 
     A model instance is stored as the key its relation points at (``to_field``), and a
-    naive datetime, with time zones on, as Django makes it aware when it writes it.
+    naive datetime, with time zones on, as Django makes it aware when it writes it, and a
+    member of a ``choices`` enumeration as its value (a ``TextChoices`` member is a ``str``
+    that ``CharField.to_python()`` keeps).
     """
     if isinstance(value, models.Model):
         target = getattr(field, "target_field", None)
         return value.pk if target is None else getattr(value, target.attname)
     if value is None:
         return None
+    if isinstance(value, models.Choices):
+        value = value.value
     value = field.to_python(value)
     if (
         settings.USE_TZ

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "tests.pushdownapp",
     "tests.mutableapp",
     "tests.diffpushapp",
+    "tests.diffrowsapp",
     "shop",
 ]
 
