@@ -21,7 +21,7 @@ from django.db import models
 from django.db.models import F, Func, Q, Value
 from django.db.models.fields import BooleanField
 
-from bulk_triggers.field_kinds import INTEGER_KEYS
+from bulk_triggers.field_kinds import INTEGER_KEYS, shipped
 
 __all__ = ["Planned", "Pushdown"]
 
@@ -194,10 +194,10 @@ def _kind(field: Any) -> tuple[str, str | None]:
     change what is stored), so SQL's ``=`` on the column need not be Python's ``==``.
     """
     while getattr(field, "is_relation", False) and getattr(field, "target_field", None):
-        if not type(field).__module__.startswith("django."):
+        if not shipped(field):
             return "", None
         field = field.target_field
-    if not type(field).__module__.startswith("django."):
+    if not shipped(field):
         return "", None
     return field.get_internal_type(), getattr(field, "db_collation", None)
 

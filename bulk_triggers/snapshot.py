@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
+from bulk_triggers.field_kinds import shipped
+
 M = TypeVar("M", bound=models.Model)
 
 MISSING: Any = object()
@@ -85,8 +87,7 @@ def container_attnames(model: type[models.Model]) -> frozenset[str]:
     return structured_attnames(model) | frozenset(
         field.attname
         for field in model._meta.concrete_fields
-        if field.get_internal_type() == "BinaryField"
-        or not type(field).__module__.startswith("django.")
+        if field.get_internal_type() == "BinaryField" or not shipped(field)
     )
 
 

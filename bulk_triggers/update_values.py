@@ -22,7 +22,7 @@ from django.db.models.functions import Cast
 from django.db.models.sql import Query
 from django.utils import timezone
 
-from bulk_triggers.field_kinds import AUTO, INTEGER
+from bulk_triggers.field_kinds import AUTO, INTEGER, shipped
 
 __all__ = [
     "Raw",
@@ -153,7 +153,7 @@ def as_read(field: Any, value: Any, connection: Any) -> Any:
     the column applies (the field's ``from_db_value()``), when the parameter is a value a
     driver hands back as it is. A parameter the driver adapts is left to ``to_python()``.
     """
-    if type(field).__module__.startswith("django."):
+    if shipped(field):
         value = to_python(field, value)
         if field.get_internal_type() == "JSONField":
             return _json_as_read(field, value)
