@@ -21,33 +21,37 @@ from django.db.models.sql.compiler import SQLCompiler
 __all__ = ["with_keys"]
 
 
-class AnyOf(Lookup):
-    """``column = ANY(%s)`` with the values as one array parameter (PostgreSQL only)."""
+class _Keys(Lookup):
+    """A primary key tested against stored keys, prepared in one pass (never registered)."""
 
-    lookup_name = "bulk_triggers_any_of"  # Never registered: used as an expression.
     prepare_rhs = False
 
-    def as_sql(self, compiler: SQLCompiler, connection: Any) -> Any:
-        if not self.rhs:
-            raise EmptyResultSet  # As Django's pk__in=[]: no row, and no statement.
-        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
-        field = self.lhs.output_field
-        values = [field.get_db_prep_value(value, connection, prepared=False) for value in self.rhs]
-        return f"{lhs_sql} = ANY(%s)", (*lhs_params, values)
-
-
-class KeyList(Lookup):
-    """``column IN (%s, …)`` of keys prepared in one pass (any backend)."""
-
-    lookup_name = "bulk_triggers_key_list"  # Never registered: used as an expression.
-    prepare_rhs = False
-
-    def as_sql(self, compiler: SQLCompiler, connection: Any) -> Any:
+    def _parts(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any], list[Any]]:
+        """Return the column's SQL and parameters, and the keys as parameters."""
         if not self.rhs:
             raise EmptyResultSet  # As Django's pk__in=[]: no row, and no statement.
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
         prepare = self.lhs.output_field.get_db_prep_value
-        values = [prepare(value, connection, prepared=False) for value in self.rhs]
+        return lhs_sql, list(lhs_params), [prepare(v, connection, prepared=False) for v in self.rhs]
+
+
+class AnyOf(_Keys):
+    """``column = ANY(%s)`` with the values as one array parameter (PostgreSQL only)."""
+
+    lookup_name = "bulk_triggers_any_of"  # Used as an expression only.
+
+    def as_sql(self, compiler: SQLCompiler, connection: Any) -> Any:
+        lhs_sql, lhs_params, values = self._parts(compiler, connection)
+        return f"{lhs_sql} = ANY(%s)", (*lhs_params, values)
+
+
+class KeyList(_Keys):
+    """``column IN (%s, …)`` of keys prepared in one pass (any backend)."""
+
+    lookup_name = "bulk_triggers_key_list"  # Used as an expression only.
+
+    def as_sql(self, compiler: SQLCompiler, connection: Any) -> Any:
+        lhs_sql, lhs_params, values = self._parts(compiler, connection)
         placeholders = ", ".join(["%s"] * len(values))
         return f"{lhs_sql} IN ({placeholders})", (*lhs_params, *values)
 
