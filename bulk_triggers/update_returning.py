@@ -32,8 +32,7 @@ keeps its two statements per chunk (a locked read, then the write).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -48,16 +47,8 @@ from bulk_triggers.dispatch import Dispatch
 from bulk_triggers.field_kinds import INTEGER_KEYS
 from bulk_triggers.gc_pause import paused
 from bulk_triggers.paths import hops
-from bulk_triggers.rows import (
-    builds_plainly,
-    filters_on_window,
-    reads_beyond_row,
-    row_builder,
-    selection,
-    writes_key,
-    writes_pk,
-)
-from bulk_triggers.snapshot import copy_value, mutable_indexes
+from bulk_triggers.rows import filters_on_window, reads_beyond_row, selection, writes_key, writes_pk
+from bulk_triggers.update_rows import Patch, build_rows
 
 __all__ = ["ReturningUpdate", "returning_update"]
 
@@ -144,8 +135,9 @@ class ReturningUpdate:
     def run(self, dispatch: Dispatch) -> int:
         """Write every chunk, run its after stage, and return the rows Django would count."""
         size = conf.get("CHUNK_SIZE")
-        build = row_builder(self.model, self.using, self.attnames)
-        plain = builds_plainly(self.model)
+        # New's written and generated columns come back converted: no converter of its own.
+        width = self.width
+        patch = Patch([], [(i, width + n, []) for n, i in enumerate(self.returned)], [], None)
         updated = 0
         last: Any = None
         while True:
@@ -162,10 +154,7 @@ class ReturningUpdate:
             rows.sort(key=lambda row: row[self.pk_index])
             updated += len(rows)
             if rows:
-                with paused() if plain else nullcontext():  # No user code builds plain rows.
-                    mutable = mutable_indexes(self.model, self.attnames, rows[0])
-                    old = [build(row[: self.width]) for row in rows]
-                    new = [self._new_row(build, row, plain, mutable) for row in rows]
+                new, old, _ = build_rows(self.model, self.using, self.attnames, rows, patch)
                 # Condition paths load related rows here: no table they read was written.
                 dispatch.before(new, old)
                 dispatch.after(new, old)
@@ -203,31 +192,6 @@ class ReturningUpdate:
             else:
                 written.append([*row[: self.width], *row[self.width + 1 :]])
         return written, changed, read
-
-    def _new_row(
-        self,
-        build: Callable[[Sequence[Any]], models.Model],
-        row: list[Any],
-        plain: bool,
-        mutable: Sequence[int],
-    ) -> models.Model:
-        """Build ``new`` as the update path does: the row loaded, then given what it stores.
-
-        A model overriding ``__init__`` or ``from_db()`` thus sees the stored row, as when
-        an instance is loaded and then assigned to. Values that can change in place
-        (JSON) are new's own copies, so a trigger changing one does not change ``old``.
-        """
-        stored = row[: self.width]
-        values = list(stored)
-        for index in mutable:
-            values[index] = copy_value(values[index])
-        for index, value in zip(self.returned, row[self.width :], strict=True):
-            values[index] = value
-        if plain:
-            return build(values)
-        instance = build(stored)
-        instance.__dict__.update(zip(self.attnames, values, strict=True))
-        return instance
 
 
 def returning_update(
