@@ -36,8 +36,7 @@ __all__ = [
 ]
 
 
-_INTEGER = INTEGER
-_NUMERIC = _INTEGER | {"DecimalField", "FloatField"}
+_NUMERIC = INTEGER | {"DecimalField", "FloatField"}
 _NUMERIC_SOURCES = _NUMERIC | AUTO
 _TEMPORAL = frozenset({"DateTimeField", "DateField", "TimeField"})
 
@@ -126,7 +125,7 @@ def as_stored(field: Any, value: Any, vendor: str, apart: bool) -> Any:
     """
     expression = hasattr(value, "resolve_expression")
     kind = field.get_internal_type()
-    if (vendor == "sqlite" and kind in _INTEGER) or apart:
+    if (vendor == "sqlite" and kind in INTEGER) or apart:
         return _AsColumn(value, output_field=field) if expression else None
     if kind in _NUMERIC:
         return Cast(value if expression else Value(value, output_field=field), output_field=field)
