@@ -79,6 +79,8 @@ def read_back(
     so the caller never sees a change Django would not make. Rows without a primary key
     (a backend that returns none from a bulk insert) are passed on as they are.
     """
+    if not names:  # Nothing the database computed: the rows hold what is stored.
+        return list(rows)
     generated = set(generated_attnames(model))
     wanted = [
         name

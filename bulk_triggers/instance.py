@@ -145,8 +145,7 @@ def _save_new_in_transaction(
     dispatch.before([instance], None)
     computed = pending(model, [instance])
     result = save(**options)
-    stored = read_back(model, [instance], computed, using) if computed else [instance]
-    dispatch.after(stored, None)
+    dispatch.after(read_back(model, [instance], computed, using), None)
     return result
 
 
@@ -189,9 +188,6 @@ def _save_existing(
         for name in (*written, model._meta.pk.attname):
             if name in instance.__dict__:
                 row.__dict__[name] = instance.__dict__[name]
-    if not computed:  # Nothing the database computed: the row holds what is stored.
-        dispatch.after([row], [old])
-        return result, {}
     stored = read_back(model, [row], computed, using)
     # Read before the after stage, which may change the row without its being written.
     computed_values = {name: stored[0].__dict__.get(name, MISSING) for name in computed}
